@@ -1,0 +1,264 @@
+/* The daemon's loop: source changes mark the model dirty and ask for a
+ * sync; one timer runs the sync no sooner than min-sync-period after the
+ * previous one started, so a burst of changes costs one sync; a failed sync
+ * is retried by the same timer with exponential backoff; a second timer
+ * asks for a full resync every sync-period. */
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <uv.h>
+
+#include "cmd/nftproxy/daemon.h"
+#include "lib/model/store.h"
+#include "lib/source/source.h"
+#include "lib/util/log.h"
+#include "nft/sync.h"
+
+struct daemon {
+	const struct daemon_config *cfg;
+	uv_loop_t loop;
+	/* Handles are embedded; the struct outlives uv_run, which returns only
+	 * after every close callback ran. */
+	uv_signal_t sigterm, sigint;
+	uv_timer_t sync_timer;     /* the next sync: coalesced, or a retry */
+	uv_timer_t resync_timer;   /* periodic full resync */
+	bool handles_init;
+
+	struct model *model;
+	struct nft_sync *sync;
+	struct msrc *src;
+
+	bool stopping;
+	bool synced_once;          /* last_start is meaningful */
+	uint64_t last_start;       /* loop time the last sync started */
+	bool sync_armed;
+	uint64_t sync_due;         /* loop time sync_timer fires */
+	bool want_full;
+	uint64_t backoff_ms;       /* 0 while syncs succeed */
+	unsigned failures;         /* consecutive failed syncs */
+};
+
+static void on_sync_timer(uv_timer_t *t);
+
+/* Asks for a sync. It runs at once when the last one started at least
+ * min-sync-period ago, else when that period is over; requests in between
+ * fold into the same run. */
+static void sync_request(struct daemon *d, bool full)
+{
+	uint64_t now, due;
+
+	if (d->stopping)
+		return;
+	if (full)
+		d->want_full = true;
+	/* A retry is armed: it picks up whatever became dirty meanwhile. */
+	if (d->backoff_ms)
+		return;
+	now = uv_now(&d->loop);
+	due = d->synced_once ? d->last_start + d->cfg->min_sync_ms : now;
+	if (due < now)
+		due = now;
+	if (d->sync_armed && d->sync_due <= due)
+		return;
+	d->sync_armed = true;
+	d->sync_due = due;
+	uv_timer_start(&d->sync_timer, on_sync_timer, due - now, 0);
+}
+
+/* The backoff with up to a fifth added at random, so that many proxies
+ * failing together do not retry in lockstep. */
+static uint64_t jittered(uint64_t ms)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		return ms;
+	return ms + (uint64_t)r % (ms / 5 + 1);
+}
+
+static void sync_failed(struct daemon *d, int err)
+{
+	uint64_t now = uv_now(&d->loop), delay;
+
+	d->failures++;
+	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : DAEMON_BACKOFF_MIN_MS;
+	if (d->backoff_ms > DAEMON_BACKOFF_MAX_MS)
+		d->backoff_ms = DAEMON_BACKOFF_MAX_MS;
+	delay = jittered(d->backoff_ms);
+	if (delay < d->cfg->min_sync_ms)
+		delay = d->cfg->min_sync_ms;
+	log_error("sync of table %s failed (%u in a row): %s; nothing changed in the kernel, "
+		  "retrying in %.1fs", d->cfg->table, d->failures, strerror(-err),
+		  (double)delay / 1000.0);
+	d->sync_armed = true;
+	d->sync_due = now + delay;
+	uv_timer_start(&d->sync_timer, on_sync_timer, delay, 0);
+}
+
+static void on_sync_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+	struct nft_sync_stats st;
+	bool full = d->want_full;
+	int r;
+
+	d->sync_armed = false;
+	d->want_full = false;
+	uv_update_time(&d->loop);
+	d->last_start = uv_now(&d->loop);
+	d->synced_once = true;
+
+	memset(&st, 0, sizeof(st));
+	r = nft_sync_run(d->sync, d->model, full, &st);
+	uv_update_time(&d->loop);
+	if (r < 0) {
+		sync_failed(d, r);
+		return;
+	}
+	if (d->failures)
+		log_info("sync of table %s succeeded after %u failed attempts", d->cfg->table,
+			 d->failures);
+	d->failures = 0;
+	d->backoff_ms = 0;
+	if (st.messages)
+		log_v(1, "synced table %s%s: %zu services, %zu messages, %zu bytes in %.1f ms "
+		      "(compile %.1f ms, send %.1f ms)", d->cfg->table, full ? " (full)" : "",
+		      st.services, st.messages, st.bytes, st.total_ms, st.compile_ms, st.send_ms);
+	else
+		log_v(2, "synced table %s%s: %zu services, nothing to send, %.1f ms",
+		      d->cfg->table, full ? " (full)" : "", st.services, st.total_ms);
+
+	/* Nothing can change the model while the sync runs (one thread), so
+	 * this is a safety net: whatever is still dirty gets its own run. */
+	if (d->want_full || model_dirty_count(d->model) > 0)
+		sync_request(d, false);
+}
+
+static void on_resync_timer(uv_timer_t *t)
+{
+	struct daemon *d = t->data;
+
+	log_v(3, "table %s: periodic full resync", d->cfg->table);
+	sync_request(d, true);
+}
+
+static void on_source_changed(void *data)
+{
+	sync_request(data, false);
+}
+
+/* Closes everything; uv_run returns once the last handle is closed. */
+static void daemon_stop(struct daemon *d)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->handles_init) {
+		uv_close((uv_handle_t *)&d->sigterm, NULL);
+		uv_close((uv_handle_t *)&d->sigint, NULL);
+		uv_close((uv_handle_t *)&d->sync_timer, NULL);
+		uv_close((uv_handle_t *)&d->resync_timer, NULL);
+	}
+	if (d->src)
+		msrc_close(d->src, NULL);
+	d->src = NULL;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	log_info("received %s; stopping, the rules in table %s stay in place",
+		 signum == SIGTERM ? "SIGTERM" : "SIGINT", d->cfg->table);
+	daemon_stop(d);
+}
+
+static int handles_init(struct daemon *d)
+{
+	int r;
+
+	uv_timer_init(&d->loop, &d->sync_timer);
+	uv_timer_init(&d->loop, &d->resync_timer);
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	d->sync_timer.data = d->resync_timer.data = d;
+	d->sigterm.data = d->sigint.data = d;
+	d->handles_init = true;
+
+	r = uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	if (r == 0)
+		r = uv_signal_start(&d->sigint, on_signal, SIGINT);
+	if (r < 0) {
+		log_error("cannot handle SIGTERM/SIGINT: %s; exiting", uv_strerror(r));
+		return r;
+	}
+	return 0;
+}
+
+static int daemon_start(struct daemon *d)
+{
+	struct nft_sync_config sc = { .table = d->cfg->table, .masq_mark = d->cfg->masq_mark };
+	int r;
+
+	r = handles_init(d);
+	if (r < 0)
+		return r;
+	r = model_new(&d->model);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the model; exiting");
+	r = nft_sync_new(&sc, &d->sync);
+	if (r < 0)
+		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket; "
+				       "exiting", d->cfg->table);
+	r = msrc_new(&d->loop, d->cfg->manifests, d->model, on_source_changed, d, &d->src);
+	if (r < 0)
+		return log_error_errno(r, "manifests %s: cannot create the source; exiting",
+				       d->cfg->manifests);
+	/* Loads synchronously and logs why it failed. */
+	r = msrc_start(d->src);
+	if (r < 0)
+		return r;
+
+	log_info("serving manifests from %s into table %s (min sync period %llu ms, "
+		 "full resync every %llu ms)", d->cfg->manifests, d->cfg->table,
+		 (unsigned long long)d->cfg->min_sync_ms, (unsigned long long)d->cfg->sync_ms);
+	/* The first sync runs right after the initial load, and converges the
+	 * table fully: whatever an earlier run left there is read back. */
+	sync_request(d, true);
+	if (d->cfg->sync_ms)
+		uv_timer_start(&d->resync_timer, on_resync_timer, d->cfg->sync_ms,
+			       d->cfg->sync_ms);
+	return 0;
+}
+
+int daemon_run(const struct daemon_config *cfg)
+{
+	struct daemon d;
+	int r, status = 0;
+
+	memset(&d, 0, sizeof(d));
+	d.cfg = cfg;
+	r = uv_loop_init(&d.loop);
+	if (r < 0) {
+		log_error("cannot create the event loop: %s; exiting", uv_strerror(r));
+		return 1;
+	}
+	if (daemon_start(&d) < 0) {
+		status = 1;
+		daemon_stop(&d);
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+
+	r = uv_loop_close(&d.loop);
+	if (r < 0)
+		log_error("event loop still has handles at exit: %s", uv_strerror(r));
+	nft_sync_free(d.sync);
+	model_free(d.model);
+	if (status == 0)
+		log_info("stopped");
+	return status;
+}

@@ -1,0 +1,26 @@
+/* The nftproxy daemon: one libuv loop that runs the manifest source, the
+ * coalesced syncs of the table, and stops cleanly on SIGTERM/SIGINT. */
+#ifndef NFTPROXY_CMD_DAEMON_H
+#define NFTPROXY_CMD_DAEMON_H
+
+#include <stdint.h>
+
+/* First retry after a failed sync, and the most the doubling reaches. */
+#define DAEMON_BACKOFF_MIN_MS 1000
+#define DAEMON_BACKOFF_MAX_MS 30000
+
+struct daemon_config {
+	const char *manifests;     /* directory of manifests */
+	const char *table;         /* nft table name */
+	uint64_t min_sync_ms;      /* no sync starts sooner than this after the last */
+	uint64_t sync_ms;          /* full resync period; 0 = never */
+	uint32_t masq_mark;
+};
+
+/* Runs until SIGTERM or SIGINT. The rules stay in the kernel when it stops,
+ * as kube-proxy leaves them, so that a restart interrupts no traffic.
+ * Returns the process exit status: 0 after a clean stop, 1 when it could
+ * not start (logged). */
+int daemon_run(const struct daemon_config *cfg);
+
+#endif

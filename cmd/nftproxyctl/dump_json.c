@@ -1,0 +1,95 @@
+/* The JSON form of nftproxyctl dump, for scripts and tests:
+ *
+ *   {"table": "nftproxy", "services": [{"namespace": "default", "name": "web",
+ *    "port_name": "http", "family": "ipv4", "protocol": "tcp", "ip": "10.96.0.10",
+ *    "port": 80, "endpoints": [{"ip": "10.244.1.11", "port": 8080}]}]}
+ *
+ * Generated with yajl so that every name is escaped properly. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "cmd/nftproxyctl/ctl.h"
+#include "lib/util/ipaddr.h"
+#include "nft/dump.h"
+
+/* Every generator call goes through these: the first failure sticks. */
+static int put_str(yajl_gen g, const char *s)
+{
+	if (!s)
+		return yajl_gen_null(g) == yajl_gen_status_ok ? 0 : -ENOMEM;
+	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ?
+		       0 : -ENOMEM;
+}
+
+static int put_kv_str(yajl_gen g, const char *key, const char *value)
+{
+	return put_str(g, key) ?: put_str(g, value);
+}
+
+static int put_kv_int(yajl_gen g, const char *key, long long value)
+{
+	return put_str(g, key) ?: (yajl_gen_integer(g, value) == yajl_gen_status_ok ? 0 : -ENOMEM);
+}
+
+static int ok(yajl_gen_status st)
+{
+	return st == yajl_gen_status_ok ? 0 : -ENOMEM;
+}
+
+static int put_endpoint(yajl_gen g, const struct nft_dump_endpoint *ep)
+{
+	char addr[IP_ADDR_STRLEN];
+
+	return ok(yajl_gen_map_open(g)) ?: put_kv_str(g, "ip", ip_addr_fmt(&ep->ip, addr)) ?:
+	       put_kv_int(g, "port", ep->port) ?: ok(yajl_gen_map_close(g));
+}
+
+static int put_service(yajl_gen g, const struct nft_dump_service *svc)
+{
+	char addr[IP_ADDR_STRLEN], proto[8];
+	int r;
+
+	r = ok(yajl_gen_map_open(g)) ?: put_kv_str(g, "namespace", svc->ns) ?:
+	    put_kv_str(g, "name", svc->name) ?: put_kv_str(g, "port_name", svc->port_name) ?:
+	    put_kv_str(g, "family", svc->family == AF_INET6 ? "ipv6" : "ipv4") ?:
+	    put_kv_str(g, "protocol", ctl_proto_name(svc->proto, proto, sizeof(proto))) ?:
+	    put_kv_str(g, "ip", ip_addr_fmt(&svc->ip, addr)) ?:
+	    put_kv_int(g, "port", svc->port) ?: put_str(g, "endpoints") ?:
+	    ok(yajl_gen_array_open(g));
+	for (size_t i = 0; r == 0 && i < svc->n_eps; i++)
+		r = put_endpoint(g, &svc->eps[i]);
+	return r ?: ok(yajl_gen_array_close(g)) ?: ok(yajl_gen_map_close(g));
+}
+
+int ctl_dump_json(const struct nft_dump *d, FILE *out)
+{
+	const unsigned char *buf;
+	size_t len;
+	yajl_gen g;
+	int r;
+
+	g = yajl_gen_alloc(NULL);
+	if (!g)
+		return -ENOMEM;
+	if (!yajl_gen_config(g, yajl_gen_beautify, 1)) {
+		r = -EINVAL;
+		goto out;
+	}
+	r = ok(yajl_gen_map_open(g)) ?: put_kv_str(g, "table", d->table) ?:
+	    put_str(g, "services") ?: ok(yajl_gen_array_open(g));
+	for (size_t i = 0; r == 0 && i < d->n_svcs; i++)
+		r = put_service(g, &d->svcs[i]);
+	r = r ?: ok(yajl_gen_array_close(g)) ?: ok(yajl_gen_map_close(g)) ?:
+	    ok(yajl_gen_get_buf(g, &buf, &len));
+	if (r < 0)
+		goto out;
+	if (fwrite(buf, 1, len, out) != len || (len && buf[len - 1] != '\n' && fputc('\n', out) == EOF))
+		r = -EIO;
+out:
+	yajl_gen_free(g);
+	return r;
+}

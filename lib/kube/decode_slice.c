@@ -1,0 +1,257 @@
+/* discovery.k8s.io/v1 EndpointSlice → struct model_slice. */
+#include "lib/kube/decode.h"
+#include "lib/kube/field.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SERVICE_NAME_LABEL "kubernetes.io/service-name"
+
+static int slice_port(struct kdec_ctx *c, const struct doc *d, const char *at,
+		      struct slice_port *p)
+{
+	int64_t v;
+	int r;
+
+	r = kdec_node_map(c, d, at);
+	if (r < 0)
+		return r;
+	r = kdec_get_strdup(c, d, at, "name", &p->name);
+	if (r < 0)
+		return r;
+	r = kdec_get_proto(c, d, at, "protocol", &p->protocol);
+	if (r < 0)
+		return r;
+	/* An absent port means "all ports" to the API; kube-proxy skips such a
+	 * port, and so will the merge. */
+	r = kdec_get_int(c, d, at, "port", 1, 65535, &v);
+	if (r < 0)
+		return r;
+	p->has_port = r == 1;
+	p->port = r == 1 ? (uint16_t)v : 0;
+	return 0;
+}
+
+static int slice_ports(struct kdec_ctx *c, const struct doc *obj, struct model_slice *slice)
+{
+	char at[KDEC_PATH_MAX];
+	const struct doc *seq;
+	int r;
+
+	r = kdec_get_seq(c, obj, "", "ports", &seq);
+	if (r <= 0 || !seq->seq.n)
+		return r;
+	slice->ports = calloc(seq->seq.n, sizeof(*slice->ports));
+	if (!slice->ports)
+		return kdec_oom(c);
+	for (size_t i = 0; i < seq->seq.n; i++) {
+		slice->n_ports = i + 1;
+		r = slice_port(c, seq->seq.items[i], kdec_join_index(at, sizeof(at), "", "ports", i),
+			       &slice->ports[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* hints.forZones[].name or hints.forNodes[].name. */
+static int slice_hint_names(struct kdec_ctx *c, const struct doc *hints, const char *at,
+			    const char *key, char ***out, size_t *n)
+{
+	char item[KDEC_PATH_MAX], path[KDEC_PATH_MAX];
+	const struct doc *seq;
+	const char *name;
+	char **names;
+	int r;
+
+	r = kdec_get_seq(c, hints, at, key, &seq);
+	if (r <= 0 || !seq->seq.n)
+		return r;
+	names = calloc(seq->seq.n, sizeof(*names));
+	if (!names)
+		return kdec_oom(c);
+	/* Published before filling, so that the owner frees it on error. */
+	*out = names;
+	for (size_t i = 0; i < seq->seq.n; i++) {
+		const struct doc *h = seq->seq.items[i];
+
+		kdec_join_index(item, sizeof(item), at, key, i);
+		r = kdec_node_map(c, h, item);
+		if (r < 0)
+			return r;
+		r = kdec_get_str(c, h, item, "name", &name);
+		if (r < 0)
+			return r;
+		if (r == 0)
+			return kdec_fail(c, kdec_join(path, sizeof(path), item, "name"),
+					 "required field is missing");
+		r = kdec_strdup(c, name, &names[i]);
+		if (r < 0)
+			return r;
+		*n = i + 1;
+	}
+	return 0;
+}
+
+static int slice_addresses(struct kdec_ctx *c, const struct doc *d, const char *at,
+			   enum slice_addr_type type, struct slice_endpoint *ep)
+{
+	int family = type == SLICE_ADDR_IPV4 ? AF_INET : AF_INET6;
+	char path[KDEC_PATH_MAX];
+	const struct doc *seq;
+	const char *s;
+	int r;
+
+	r = kdec_get_seq(c, d, at, "addresses", &seq);
+	if (r < 0)
+		return r;
+	if (r == 0 || !seq->seq.n)
+		return kdec_fail(c, kdec_join(path, sizeof(path), at, "addresses"),
+				 "must hold at least one address");
+	/* FQDN endpoints are never proxied: check the type, keep nothing. */
+	if (type == SLICE_ADDR_FQDN) {
+		for (size_t i = 0; i < seq->seq.n; i++) {
+			r = kdec_node_str(c, seq->seq.items[i],
+					  kdec_join_index(path, sizeof(path), at, "addresses", i), &s);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	ep->addrs = calloc(seq->seq.n, sizeof(*ep->addrs));
+	if (!ep->addrs)
+		return kdec_oom(c);
+	for (size_t i = 0; i < seq->seq.n; i++) {
+		r = kdec_node_ip(c, seq->seq.items[i],
+				 kdec_join_index(path, sizeof(path), at, "addresses", i), family,
+				 &ep->addrs[i]);
+		if (r < 0)
+			return r;
+		ep->n_addrs = i + 1;
+	}
+	return 0;
+}
+
+static int slice_endpoint(struct kdec_ctx *c, const struct doc *d, const char *at,
+			  enum slice_addr_type type, struct slice_endpoint *ep)
+{
+	const struct doc *cond = NULL, *hints = NULL;
+	char sub[KDEC_PATH_MAX];
+	int r;
+
+	ep->ready = ep->serving = ep->terminating = TRI_ABSENT;
+	r = kdec_node_map(c, d, at);
+	if (r < 0)
+		return r;
+	r = slice_addresses(c, d, at, type, ep);
+	if (r < 0)
+		return r;
+	r = kdec_get_map(c, d, at, "conditions", &cond);
+	if (r < 0)
+		return r;
+	if (cond) {
+		kdec_join(sub, sizeof(sub), at, "conditions");
+		r = kdec_get_tri(c, cond, sub, "ready", &ep->ready);
+		if (r >= 0)
+			r = kdec_get_tri(c, cond, sub, "serving", &ep->serving);
+		if (r >= 0)
+			r = kdec_get_tri(c, cond, sub, "terminating", &ep->terminating);
+		if (r < 0)
+			return r;
+	}
+	r = kdec_get_strdup(c, d, at, "nodeName", &ep->node_name);
+	if (r < 0)
+		return r;
+	r = kdec_get_strdup(c, d, at, "zone", &ep->zone);
+	if (r < 0)
+		return r;
+	r = kdec_get_map(c, d, at, "hints", &hints);
+	if (r <= 0)
+		return r;
+	kdec_join(sub, sizeof(sub), at, "hints");
+	r = slice_hint_names(c, hints, sub, "forZones", &ep->hint_zones, &ep->n_hint_zones);
+	if (r < 0)
+		return r;
+	return slice_hint_names(c, hints, sub, "forNodes", &ep->hint_nodes, &ep->n_hint_nodes);
+}
+
+static int slice_endpoints(struct kdec_ctx *c, const struct doc *obj, struct model_slice *slice)
+{
+	char at[KDEC_PATH_MAX];
+	const struct doc *seq;
+	int r;
+
+	r = kdec_get_seq(c, obj, "", "endpoints", &seq);
+	if (r <= 0 || !seq->seq.n)
+		return r;
+	slice->endpoints = calloc(seq->seq.n, sizeof(*slice->endpoints));
+	if (!slice->endpoints)
+		return kdec_oom(c);
+	for (size_t i = 0; i < seq->seq.n; i++) {
+		slice->n_endpoints = i + 1;
+		r = slice_endpoint(c, seq->seq.items[i],
+				   kdec_join_index(at, sizeof(at), "", "endpoints", i),
+				   slice->addr_type, &slice->endpoints[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int kdec_slice_from_doc(const struct doc *obj, struct model_slice **out, char *err,
+			size_t err_size)
+{
+	static const char *const types[] = { "IPv4", "IPv6", "FQDN", NULL };
+	static const enum slice_addr_type type_values[] = { SLICE_ADDR_IPV4, SLICE_ADDR_IPV6,
+							    SLICE_ADDR_FQDN };
+	struct model_slice *slice = NULL;
+	struct kdec_meta meta;
+	struct kdec_ctx c;
+	int which = 0;
+	int r;
+
+	kdec_ctx_init(&c, "EndpointSlice", err, err_size);
+	if (!obj || obj->type != DOC_MAP)
+		return kdec_fail(&c, "(object)", "got %s, expected a map",
+				 obj ? doc_type_name(obj->type) : "nothing");
+	r = kdec_meta(&c, obj, KDEC_DNS_SUBDOMAIN, &meta);
+	if (r < 0)
+		return r;
+	slice = calloc(1, sizeof(*slice));
+	if (!slice)
+		return kdec_oom(&c);
+	r = kdec_strdup(&c, meta.ns, &slice->ns);
+	if (r >= 0)
+		r = kdec_strdup(&c, meta.name, &slice->name);
+	if (r >= 0)
+		r = kdec_strdup(&c, meta.resource_version, &slice->resource_version);
+	if (r >= 0)
+		r = kdec_get_labels(&c, meta.metadata, "metadata", "labels", &slice->labels,
+				    &slice->n_labels);
+	if (r >= 0) {
+		const char *svc = kv_get(slice->labels, slice->n_labels, SERVICE_NAME_LABEL);
+
+		/* An empty label names no service. */
+		r = kdec_strdup(&c, svc && *svc ? svc : NULL, &slice->service_name);
+	}
+	if (r >= 0) {
+		r = kdec_get_enum(&c, obj, "", "addressType", types, &which);
+		if (r == 0)
+			r = kdec_fail(&c, "addressType", "required field is missing");
+	}
+	if (r >= 0) {
+		slice->addr_type = type_values[which];
+		r = slice_ports(&c, obj, slice);
+	}
+	if (r >= 0)
+		r = slice_endpoints(&c, obj, slice);
+	if (r < 0) {
+		model_slice_free(slice);
+		return r;
+	}
+	*out = slice;
+	return 0;
+}

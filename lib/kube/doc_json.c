@@ -1,0 +1,263 @@
+#include "lib/kube/doc_json.h"
+#include "lib/kube/doc_build.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+struct doc_json {
+	yajl_handle h;
+	struct doc_builder b;
+	doc_cb cb;
+	void *data;
+	int err;                   /* why a callback stopped yajl */
+	bool any;                  /* a non-blank byte was fed */
+	bool spent;
+	size_t count;
+	/* Position of the next byte to be fed, 1-based, for error messages. */
+	size_t line, col;
+	const char *reason;        /* a -EBADMSG of our own, before its position */
+	char msg[256];
+};
+
+/* yajl callbacks return 1 to go on, 0 to stop; the reason is kept in p->err. */
+static int json_ret(struct doc_json *p, int r)
+{
+	if (r < 0) {
+		p->err = r;
+		return 0;
+	}
+	return 1;
+}
+
+static int json_add(struct doc_json *p, struct doc *v)
+{
+	if (!v)
+		return json_ret(p, -ENOMEM);
+	return json_ret(p, doc_builder_add(&p->b, v));
+}
+
+static int json_null(void *ctx)
+{
+	return json_add(ctx, doc_new(DOC_NULL));
+}
+
+static int json_boolean(void *ctx, int val)
+{
+	struct doc *d = doc_new(DOC_BOOL);
+
+	if (d)
+		d->b = val != 0;
+	return json_add(ctx, d);
+}
+
+static int json_number(void *ctx, const char *s, size_t len)
+{
+	struct doc *d = doc_new(DOC_INT);
+	char buf[64];
+
+	if (!d)
+		return json_add(ctx, NULL);
+	/* yajl has validated the syntax; digits beyond these are noise for
+	 * every field we read. */
+	if (len >= sizeof(buf))
+		len = sizeof(buf) - 1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (!strpbrk(buf, ".eE")) {
+		errno = 0;
+		d->i = strtoll(buf, NULL, 10);
+		if (errno == 0)
+			return json_add(ctx, d);
+	}
+	/* Fractions, exponents and integers beyond int64 stay numbers that
+	 * every integer field rejects, naming the value. */
+	d->type = DOC_FLOAT;
+	d->f = strtod(buf, NULL);
+	return json_add(ctx, d);
+}
+
+static int json_string(void *ctx, const unsigned char *s, size_t len)
+{
+	return json_add(ctx, doc_new_string((const char *)s, len));
+}
+
+static int json_start_map(void *ctx)
+{
+	return json_add(ctx, doc_new(DOC_MAP));
+}
+
+static int json_start_array(void *ctx)
+{
+	return json_add(ctx, doc_new(DOC_SEQ));
+}
+
+static int json_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+	struct doc_json *p = ctx;
+	int r = doc_builder_key(&p->b, (const char *)key, len);
+
+	if (r == -EINVAL) {
+		p->reason = "an object key contains a NUL character";
+		r = -EBADMSG;
+	}
+	return json_ret(p, r);
+}
+
+static int json_end(void *ctx)
+{
+	struct doc_json *p = ctx;
+
+	return json_ret(p, doc_builder_close(&p->b));
+}
+
+static const yajl_callbacks json_callbacks = {
+	.yajl_null = json_null,
+	.yajl_boolean = json_boolean,
+	.yajl_number = json_number,
+	.yajl_string = json_string,
+	.yajl_start_map = json_start_map,
+	.yajl_map_key = json_map_key,
+	.yajl_end_map = json_end,
+	.yajl_start_array = json_start_array,
+	.yajl_end_array = json_end,
+};
+
+static int json_emit(struct doc *root, void *data)
+{
+	struct doc_json *p = data;
+
+	p->count++;
+	return p->cb(root, p->data);
+}
+
+int doc_json_new(doc_cb cb, void *data, struct doc_json **out)
+{
+	struct doc_json *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->h = yajl_alloc(&json_callbacks, NULL, p);
+	if (!p->h) {
+		free(p);
+		return -ENOMEM;
+	}
+	/* A watch stream is a sequence of objects separated by newlines. */
+	yajl_config(p->h, yajl_allow_multiple_values, 1);
+	doc_builder_init(&p->b, json_emit, p);
+	p->cb = cb;
+	p->data = data;
+	p->line = 1;
+	p->col = 1;
+	*out = p;
+	return 0;
+}
+
+void doc_json_free(struct doc_json *p)
+{
+	if (!p)
+		return;
+	doc_builder_reset(&p->b);
+	yajl_free(p->h);
+	free(p);
+}
+
+/* Moves the position past n bytes of buf. */
+static void json_advance(struct doc_json *p, const unsigned char *buf, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\n') {
+			p->line++;
+			p->col = 1;
+		} else {
+			p->col++;
+		}
+	}
+}
+
+/* Turns a yajl status into our return, writing the message on errors.
+ * bad is where in buf the error was found (the byte yajl stopped at). */
+static int json_status(struct doc_json *p, yajl_status st, const unsigned char *buf,
+		       size_t bad)
+{
+	unsigned char *e;
+	size_t n;
+
+	if (st == yajl_status_ok)
+		return 0;
+	p->spent = true;
+	json_advance(p, buf, bad);
+	if (st == yajl_status_client_canceled) {
+		if (p->err == -E2BIG)
+			snprintf(p->msg, sizeof(p->msg),
+				 "line %zu column %zu: nested deeper than %d levels", p->line,
+				 p->col, DOC_MAX_DEPTH);
+		else if (p->err == -EBADMSG)
+			snprintf(p->msg, sizeof(p->msg), "line %zu column %zu: %s", p->line,
+				 p->col, p->reason);
+		return p->err;
+	}
+	e = yajl_get_error(p->h, 0, NULL, 0);
+	if (!e) {
+		snprintf(p->msg, sizeof(p->msg), "line %zu column %zu: syntax error", p->line,
+			 p->col);
+		return -EBADMSG;
+	}
+	n = strlen((char *)e);
+	while (n && (e[n - 1] == '\n' || e[n - 1] == ' '))
+		e[--n] = '\0';
+	snprintf(p->msg, sizeof(p->msg), "line %zu column %zu: %s", p->line, p->col, (char *)e);
+	yajl_free_error(p->h, e);
+	return -EBADMSG;
+}
+
+int doc_json_feed(struct doc_json *p, const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	yajl_status st;
+	size_t used;
+
+	if (p->spent)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (!p->any)
+		for (size_t i = 0; i < len && !p->any; i++)
+			p->any = !strchr(" \t\r\n", b[i]);
+	st = yajl_parse(p->h, b, len);
+	if (st != yajl_status_ok) {
+		used = yajl_get_bytes_consumed(p->h);
+		/* yajl counts the offending byte as consumed. */
+		return json_status(p, st, b, used ? used - 1 : 0);
+	}
+	json_advance(p, b, len);
+	return 0;
+}
+
+int doc_json_finish(struct doc_json *p)
+{
+	int r = 0;
+
+	if (p->spent)
+		return -EINVAL;
+	/* yajl calls an empty input a premature end; a watch stream that
+	 * closes between objects, or an empty file, is fine. */
+	if (p->any)
+		r = json_status(p, yajl_complete_parse(p->h), NULL, 0);
+	p->spent = true;
+	return r;
+}
+
+const char *doc_json_error(const struct doc_json *p)
+{
+	return p->msg;
+}
+
+size_t doc_json_count(const struct doc_json *p)
+{
+	return p->count;
+}

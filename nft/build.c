@@ -1,0 +1,427 @@
+#include "nft/build.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_nat.h>
+#include <linux/netfilter/nf_tables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnftnl/chain.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+
+#include "lib/util/hash.h"
+
+/* nft's datatype ids, so that `nft list` shows our maps with proper types. */
+#define DT_VERDICT 1
+#define DT_INTEGER 4
+#define DT_IPADDR 7
+#define DT_IP6ADDR 8
+#define DT_INET_PROTOCOL 12
+#define DT_INET_SERVICE 13
+#define DT_BITS 6
+#define CONCAT(a, b, c) ((((a) << DT_BITS | (b)) << DT_BITS) | (c))
+
+static struct nftnl_expr *ex(struct nftnl_rule *r, const char *name)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc(name);
+
+	if (e)
+		nftnl_rule_add_expr(r, e);
+	return e;
+}
+
+/* Each helper appends one expression; a NULL from ex() is caught by the
+ * caller through nftnl_rule's expression count check below. */
+static int e_meta_load(struct nftnl_rule *r, uint32_t key, uint32_t dreg)
+{
+	struct nftnl_expr *e = ex(r, "meta");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
+	return 0;
+}
+
+static int e_meta_set(struct nftnl_rule *r, uint32_t key, uint32_t sreg)
+{
+	struct nftnl_expr *e = ex(r, "meta");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, sreg);
+	return 0;
+}
+
+static int e_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = ex(r, "cmp");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	return 0;
+}
+
+static int e_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
+{
+	struct nftnl_expr *e = ex(r, "payload");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
+	return 0;
+}
+
+static int e_bitwise(struct nftnl_rule *r, uint32_t reg, uint32_t mask, uint32_t xor)
+{
+	struct nftnl_expr *e = ex(r, "bitwise");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 4);
+	return 0;
+}
+
+static int e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = ex(r, "immediate");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	return 0;
+}
+
+static int e_imm_data(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = ex(r, "immediate");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	return 0;
+}
+
+static int e_lookup_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = ex(r, "lookup");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	/* The kernel reports flags back; set them so fingerprints match. */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	return 0;
+}
+
+/* meta nfproto ipv4|ipv6: what `ip daddr` implies in an inet table. */
+static int e_nfproto(struct nftnl_rule *r, uint8_t family)
+{
+	uint8_t p = family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4;
+	int ret = e_meta_load(r, NFT_META_NFPROTO, NFT_REG_1);
+
+	return ret < 0 ? ret : e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &p, 1);
+}
+
+static int e_l4proto_is(struct nftnl_rule *r, uint8_t proto)
+{
+	int ret = e_meta_load(r, NFT_META_L4PROTO, NFT_REG_1);
+
+	return ret < 0 ? ret : e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, 1);
+}
+
+static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
+{
+	char m[16];
+	int ret = 0;
+
+	switch (r->kind) {
+	case NFT_RULE_JUMP:
+		/* jump TARGET */
+		return e_verdict(nr, NFT_JUMP, r->target);
+	case NFT_RULE_CT_NEW_JUMP: {
+		/* ct state new jump TARGET */
+		uint32_t zero = 0;
+		struct nftnl_expr *e = ex(nr, "ct");
+
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		if ((ret = e_bitwise(nr, NFT_REG_1, NF_CT_STATE_BIT(IP_CT_NEW), 0)) < 0 ||
+		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_NEQ, &zero, 4)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_JUMP, r->target);
+	}
+	case NFT_RULE_DISPATCH: {
+		/* ip daddr . meta l4proto . th dport vmap @SET: each field fills
+		 * whole 32-bit registers, one after the other. */
+		bool v6 = r->family == AF_INET6;
+		/* The kernel reports a 32-bit register on a 128-bit boundary
+		 * by its 128-bit name: use that name so fingerprints match. */
+		uint32_t proto_reg = v6 ? NFT_REG_2 : NFT_REG32_01;
+		uint32_t port_reg = v6 ? NFT_REG32_05 : NFT_REG32_02;
+
+		if ((ret = e_nfproto(nr, r->family)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4,
+				     NFT_REG_1)) < 0 ||
+		    (ret = e_meta_load(nr, NFT_META_L4PROTO, proto_reg)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, port_reg)) < 0)
+			return ret;
+		return e_lookup_vmap(nr, NFT_REG_1, r->target);
+	}
+	case NFT_RULE_LB: {
+		/* numgen random mod MOD offset OFFSET vmap @lb-NNNN */
+		struct nftnl_expr *e = ex(nr, "numgen");
+
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, r->mod);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, r->offset);
+		return e_lookup_vmap(nr, NFT_REG_1, nft_lb_map_name(r->map, m));
+	}
+	case NFT_RULE_MARK_IF_SADDR: {
+		/* ip saddr ADDR meta mark set meta mark | MARK */
+		bool v6 = r->family == AF_INET6;
+
+		if ((ret = e_nfproto(nr, r->family)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4,
+				     NFT_REG_1)) < 0 ||
+		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_EQ, r->addr.bytes, v6 ? 16 : 4)) < 0 ||
+		    (ret = e_meta_load(nr, NFT_META_MARK, NFT_REG_1)) < 0 ||
+		    (ret = e_bitwise(nr, NFT_REG_1, ~r->mark, r->mark)) < 0)
+			return ret;
+		return e_meta_set(nr, NFT_META_MARK, NFT_REG_1);
+	}
+	case NFT_RULE_DNAT: {
+		/* meta l4proto PROTO dnat ip to ADDR:PORT */
+		bool v6 = r->family == AF_INET6;
+		uint16_t port = htons(r->port);
+		struct nftnl_expr *e;
+
+		if ((ret = e_l4proto_is(nr, r->proto)) < 0 ||
+		    (ret = e_imm_data(nr, NFT_REG_1, r->addr.bytes, v6 ? 16 : 4)) < 0 ||
+		    (ret = e_imm_data(nr, NFT_REG_2, &port, 2)) < 0)
+			return ret;
+		e = ex(nr, "nat");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+		/* Spelled out as the kernel reports it back (max = min). */
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG_2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
+				   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+		return 0;
+	}
+	case NFT_RULE_RETURN_UNLESS_MARK: {
+		/* meta mark & MARK == 0 return */
+		uint32_t zero = 0;
+
+		if ((ret = e_meta_load(nr, NFT_META_MARK, NFT_REG_1)) < 0 ||
+		    (ret = e_bitwise(nr, NFT_REG_1, r->mark, 0)) < 0 ||
+		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_EQ, &zero, 4)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_RETURN, NULL);
+	}
+	case NFT_RULE_CLEAR_MARK:
+		/* meta mark set meta mark ^ MARK */
+		if ((ret = e_meta_load(nr, NFT_META_MARK, NFT_REG_1)) < 0 ||
+		    (ret = e_bitwise(nr, NFT_REG_1, 0xffffffffu, r->mark)) < 0)
+			return ret;
+		return e_meta_set(nr, NFT_META_MARK, NFT_REG_1);
+	case NFT_RULE_MASQUERADE: {
+		/* masquerade fully-random */
+		struct nftnl_expr *e = ex(nr, "masq");
+
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
+		return 0;
+	}
+	case NFT_RULE_REJECT_TCP: {
+		/* meta l4proto tcp reject with tcp reset */
+		struct nftnl_expr *e;
+
+		if ((ret = e_l4proto_is(nr, IPPROTO_TCP)) < 0)
+			return ret;
+		e = ex(nr, "reject");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+		return 0;
+	}
+	case NFT_RULE_REJECT: {
+		/* reject (icmpx port-unreachable) */
+		struct nftnl_expr *e = ex(nr, "reject");
+
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
+		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_PORT_UNREACH);
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+int nfb_rule_build(const char *table, const char *chain, const struct nft_rule_ir *r,
+		   struct nftnl_rule **out)
+{
+	struct nftnl_rule *nr = nftnl_rule_alloc();
+	int ret;
+
+	if (!nr)
+		return -ENOMEM;
+	nftnl_rule_set_u32(nr, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(nr, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(nr, NFTNL_RULE_CHAIN, chain);
+	ret = build_exprs(nr, r);
+	if (ret < 0) {
+		nftnl_rule_free(nr);
+		return ret;
+	}
+	*out = nr;
+	return 0;
+}
+
+static uint32_t hook_num(enum nft_hook h)
+{
+	switch (h) {
+	case NFT_HOOK_PREROUTING: return NF_INET_PRE_ROUTING;
+	case NFT_HOOK_INPUT: return NF_INET_LOCAL_IN;
+	case NFT_HOOK_FORWARD: return NF_INET_FORWARD;
+	case NFT_HOOK_OUTPUT: return NF_INET_LOCAL_OUT;
+	case NFT_HOOK_POSTROUTING: return NF_INET_POST_ROUTING;
+	case NFT_HOOK_NONE: break;
+	}
+	return 0;
+}
+
+struct nftnl_chain *nfb_chain_build(const char *table, const struct nft_chain_ir *c)
+{
+	struct nftnl_chain *nc = nftnl_chain_alloc();
+
+	if (!nc)
+		return NULL;
+	nftnl_chain_set_u32(nc, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(nc, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(nc, NFTNL_CHAIN_NAME, c->name);
+	if (c->hook != NFT_HOOK_NONE) {
+		nftnl_chain_set_u32(nc, NFTNL_CHAIN_HOOKNUM, hook_num(c->hook));
+		nftnl_chain_set_s32(nc, NFTNL_CHAIN_PRIO, c->prio);
+		nftnl_chain_set_str(nc, NFTNL_CHAIN_TYPE, c->type);
+		nftnl_chain_set_u32(nc, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	}
+	return nc;
+}
+
+struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	char m[16];
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
+	switch (kind) {
+	case NFT_SET_SERVICE4:
+	case NFT_SET_SERVICE6:
+		/* ipv4_addr . inet_proto . inet_service : verdict */
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  CONCAT(kind == NFT_SET_SERVICE4 ? DT_IPADDR : DT_IP6ADDR,
+					 DT_INET_PROTOCOL, DT_INET_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NFT_SET_SERVICE4 ? 12 : 24);
+		break;
+	case NFT_SET_LB:
+		/* integer : verdict (numgen's output) */
+		nftnl_set_set_str(s, NFTNL_SET_NAME, nft_lb_map_name(lb_map, m));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_INTEGER);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
+		break;
+	}
+	return s;
+}
+
+uint64_t nfb_fp_init(const struct nft_chain_ir *c)
+{
+	char buf[128];
+	int n;
+
+	if (!c || c->hook == NFT_HOOK_NONE)
+		return hash_fnv1a("chain", 5, 0);
+	n = snprintf(buf, sizeof(buf), "base %s %u %d", c->type, hook_num(c->hook), c->prio);
+	return hash_fnv1a(buf, (size_t)n, 0);
+}
+
+uint64_t nfb_fp_init_nl(const struct nftnl_chain *c)
+{
+	char buf[128];
+	int n;
+
+	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+		return hash_fnv1a("chain", 5, 0);
+	n = snprintf(buf, sizeof(buf), "base %s %u %d",
+		     nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ?
+			     nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "?",
+		     nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
+		     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO));
+	return hash_fnv1a(buf, (size_t)n, 0);
+}
+
+static int fp_expr_cb(struct nftnl_expr *e, void *data)
+{
+	uint64_t *fp = data;
+	char buf[512];
+	int n = nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
+	if (getenv("NFTP_FP_DEBUG")) fprintf(stderr, "FP %s: %.*s\n", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), n, buf);
+
+	if (n > 0) {
+		if ((size_t)n >= sizeof(buf))
+			n = sizeof(buf) - 1;
+		*fp = hash_fnv1a(buf, (size_t)n, *fp);
+	}
+	*fp = hash_fnv1a(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), 3, *fp);
+	*fp = hash_fnv1a(";", 1, *fp);
+	return 0;
+}
+
+uint64_t nfb_fp_add_rule(uint64_t fp, const struct nftnl_rule *r)
+{
+	nftnl_expr_foreach((struct nftnl_rule *)r, fp_expr_cb, &fp);
+	return hash_fnv1a("\n", 1, fp);
+}

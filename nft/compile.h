@@ -1,0 +1,39 @@
+/* The ruleset compiler: a pure function from the model to fragments of the
+ * desired table (nft/ir.h). It touches no socket; the only state it reads
+ * or changes is the LB slot allocator, so that a service keeps its slot
+ * across syncs and restarts. */
+#ifndef NFTPROXY_NFT_COMPILE_H
+#define NFTPROXY_NFT_COMPILE_H
+
+#include <stdint.h>
+
+#include "nft/ir.h"
+
+struct model;
+struct model_service;
+struct nft_lb_alloc;
+
+struct nftc_config {
+	uint32_t masq_mark;        /* 0x4000 by default, as kube-proxy */
+};
+
+/* The fixed part of every table: base chains, dispatch and masquerade
+ * chains. Caller owns *out. Returns 0 or -ENOMEM. */
+int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out);
+
+/* Compiles service `key` ("ns/name"): its service ports in each of its
+ * families. A key whose service is gone or ignored yields an empty fragment
+ * (the diff then removes what it had). Caller owns *out. Returns 0,
+ * -ENOMEM, or -ENOSPC when no LB slot is left. */
+int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
+			 struct nft_lb_alloc *lb, struct nft_frag **out);
+
+/* Stable chain names: "svc-HASH-ns/name/proto/port" and
+ * "ep-HASH-ns/name/proto/port__IP/PORT". buf must hold NFT_NAME_MAX. */
+#define NFT_NAME_MAX 256
+void nftc_svc_chain_name(char *buf, int family, const char *ns, const char *name,
+			 uint8_t proto, const char *port_name);
+void nftc_ep_chain_name(char *buf, int family, const char *ns, const char *name, uint8_t proto,
+			const char *port_name, const struct ip_addr *ip, uint16_t port);
+
+#endif

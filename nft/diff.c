@@ -1,0 +1,454 @@
+#include "nft/diff.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libnftnl/rule.h>
+
+#include "lib/util/log.h"
+#include "nft/build.h"
+#include "nft/state.h"
+
+void nft_plan_init(struct nft_plan *p, const char *table, bool full)
+{
+	memset(p, 0, sizeof(*p));
+	p->table = table;
+	p->full = full;
+}
+
+void nft_plan_fini(struct nft_plan *p)
+{
+	for (int ph = 0; ph < NFT_PH_COUNT; ph++) {
+		for (size_t i = 0; i < p->n_ops[ph]; i++)
+			if (p->ops[ph][i].rule)
+				nftnl_rule_free(p->ops[ph][i].rule);
+		free(p->ops[ph]);
+	}
+	for (size_t i = 0; i < p->n_frags; i++) {
+		nft_frag_free(p->frags[i].frag);
+		free(p->frags[i].fps);
+	}
+	free(p->frags);
+	memset(p, 0, sizeof(*p));
+}
+
+size_t nft_plan_size(const struct nft_plan *p)
+{
+	size_t n = 0;
+
+	for (int ph = 0; ph < NFT_PH_COUNT; ph++)
+		n += p->n_ops[ph];
+	return n;
+}
+
+static struct nft_op *op_add(struct nft_plan *p, enum nft_phase ph, enum nft_op_kind kind,
+			     const char *owner)
+{
+	struct nft_op *op;
+
+	if (p->n_ops[ph] == p->cap_ops[ph]) {
+		size_t ncap = p->cap_ops[ph] ? p->cap_ops[ph] * 2 : 64;
+		struct nft_op *n = realloc(p->ops[ph], ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		p->ops[ph] = n;
+		p->cap_ops[ph] = ncap;
+	}
+	op = &p->ops[ph][p->n_ops[ph]++];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->owner = owner;
+	return op;
+}
+
+static bool set_planned(const struct nft_plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->n_ops[NFT_PH_SETS]; i++)
+		if (p->ops[NFT_PH_SETS][i].kind == NFT_OP_ADD_SET &&
+		    strcmp(p->ops[NFT_PH_SETS][i].set, name) == 0)
+			return true;
+	return false;
+}
+
+static int plan_set(struct nft_plan *p, struct nft_state *s, enum nft_set_kind kind,
+		    const char *name, uint32_t lb_map)
+{
+	struct nft_op *op;
+
+	if (nft_state_has_set(s, name) || set_planned(p, name))
+		return 0;
+	op = op_add(p, NFT_PH_SETS, NFT_OP_ADD_SET, "");
+	if (!op)
+		return -ENOMEM;
+	op->set_kind = kind;
+	op->lb_map = lb_map;
+	snprintf(op->set, sizeof(op->set), "%s", name);
+	return 0;
+}
+
+int nft_plan_base(struct nft_plan *p, struct nft_state *s)
+{
+	static const struct { const char *name; enum nft_set_kind kind; } fixed[] = {
+		{ NFT_MAP_SERVICE_IPS, NFT_SET_SERVICE4 },
+		{ NFT_MAP_SERVICE_IPS6, NFT_SET_SERVICE6 },
+		{ NFT_MAP_NO_ENDPOINTS, NFT_SET_SERVICE4 },
+		{ NFT_MAP_NO_ENDPOINTS6, NFT_SET_SERVICE6 },
+	};
+	int r;
+
+	if (!s->table_exists && !op_add(p, NFT_PH_SETS, NFT_OP_ADD_TABLE, ""))
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		r = plan_set(p, s, fixed[i].kind, fixed[i].name, 0);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Builds the chain's rules, fingerprints them, and queues them (flushing
+ * the chain first when it exists) unless the kernel already has them. */
+static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_frag *f,
+		      const struct nft_chain_ir *c, uint64_t *fp_out, bool *changed)
+{
+	struct nftnl_rule **rules;
+	struct nft_ap_chain *ap;
+	struct nft_op *op;
+	uint64_t fp = nfb_fp_init(c);
+	int r = 0;
+
+	rules = calloc(c->n_rules ? c->n_rules : 1, sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_rules; i++) {
+		r = nfb_rule_build(p->table, c->name, &c->rules[i], &rules[i]);
+		if (r < 0)
+			goto out;
+		fp = nfb_fp_add_rule(fp, rules[i]);
+	}
+	*fp_out = fp;
+
+	ap = hmap_get(&s->chains, c->name);
+	if (ap) {
+		ap->gen = p->gen;
+		if (ap->fp == fp)
+			goto out;
+		op = op_add(p, NFT_PH_RULES, NFT_OP_FLUSH_CHAIN, f->owner);
+		if (!op) {
+			r = -ENOMEM;
+			goto out;
+		}
+		op->name = c->name;
+	} else {
+		op = op_add(p, NFT_PH_CHAINS, NFT_OP_ADD_CHAIN, f->owner);
+		if (!op) {
+			r = -ENOMEM;
+			goto out;
+		}
+		op->chain = c;
+		op->name = c->name;
+	}
+	*changed = true;
+	for (size_t i = 0; i < c->n_rules; i++) {
+		op = op_add(p, NFT_PH_RULES, NFT_OP_ADD_RULE, f->owner);
+		if (!op) {
+			r = -ENOMEM;
+			goto out;
+		}
+		op->name = c->name;
+		op->rule = rules[i];
+		rules[i] = NULL;
+	}
+out:
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (rules[i])
+			nftnl_rule_free(rules[i]);
+	free(rules);
+	return r;
+}
+
+static int plan_del_elem(struct nft_plan *p, const char *owner, const struct nft_ap_elem *ap)
+{
+	struct nft_op *op = op_add(p, NFT_PH_DEL_ELEMS, NFT_OP_DEL_ELEM, owner);
+
+	if (!op)
+		return -ENOMEM;
+	snprintf(op->set, sizeof(op->set), "%s", ap->set);
+	memcpy(op->key, ap->key, ap->key_len);
+	op->key_len = ap->key_len;
+	return 0;
+}
+
+static int plan_del_chain(struct nft_plan *p, const char *owner, const char *name)
+{
+	struct nft_op *op = op_add(p, NFT_PH_DEL_CHAINS, NFT_OP_FLUSH_CHAIN, owner);
+
+	if (!op)
+		return -ENOMEM;
+	op->name = name;
+	op = op_add(p, NFT_PH_DEL_CHAINS, NFT_OP_DEL_CHAIN, owner);
+	if (!op)
+		return -ENOMEM;
+	op->name = name;
+	return 0;
+}
+
+static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f,
+		     const struct nft_owner *owner, struct nft_elem_ir *e, bool *changed)
+{
+	char id[NFT_ELEM_ID_MAX], setbuf[16], keybuf[128];
+	const char *set = nft_elem_set_name(e, setbuf);
+	struct nft_ap_elem *ap;
+	struct nft_op *op;
+	int r;
+
+	nft_elem_id(id, set, e->key, e->key_len);
+	ap = hmap_get(&s->elems, id);
+	if (ap) {
+		if (ap->gen == p->gen || (ap->owner && ap->owner != owner && ap->owner->key[0])) {
+			nft_elem_key_print(e, keybuf, sizeof(keybuf));
+			log_warn("service %s: %s %s is already used by service %s; ignoring it here",
+				 f->owner, set, keybuf, ap->owner ? ap->owner->key : "(another service)");
+			e->chain = NULL; /* not ours: commit must not claim it */
+			return 0;
+		}
+		ap->gen = p->gen;
+		if (strcmp(ap->target, e->chain) == 0)
+			return 0;
+		r = plan_del_elem(p, f->owner, ap);
+		if (r < 0)
+			return r;
+	}
+	op = op_add(p, NFT_PH_ADD_ELEMS, NFT_OP_ADD_ELEM, f->owner);
+	if (!op)
+		return -ENOMEM;
+	snprintf(op->set, sizeof(op->set), "%s", set);
+	memcpy(op->key, e->key, e->key_len);
+	op->key_len = e->key_len;
+	op->target = e->chain;
+	op->comment = e->comment;
+	*changed = true;
+	return 0;
+}
+
+static int frags_push(struct nft_plan *p, struct nft_frag *f, uint64_t *fps)
+{
+	if (p->n_frags == p->cap_frags) {
+		size_t ncap = p->cap_frags ? p->cap_frags * 2 : 16;
+		struct nft_plan_frag *n = realloc(p->frags, ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->frags = n;
+		p->cap_frags = ncap;
+	}
+	p->frags[p->n_frags].frag = f;
+	p->frags[p->n_frags].fps = fps;
+	p->n_frags++;
+	return 0;
+}
+
+int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
+{
+	struct nft_owner *owner = nft_state_owner(s, f->owner);
+	bool changed = false;
+	uint64_t *fps;
+	char m[16];
+	int r;
+
+	if (!p->gen)
+		p->gen = ++s->gen;
+	fps = calloc(f->n_chains ? f->n_chains : 1, sizeof(*fps));
+	if (!fps || frags_push(p, f, fps) < 0) {
+		free(fps);
+		nft_frag_free(f);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < f->n_chains; i++) {
+		const struct nft_chain_ir *c = &f->chains[i];
+
+		if (c->has_lb) {
+			r = plan_set(p, s, NFT_SET_LB, nft_lb_map_name(c->lb_map, m), c->lb_map);
+			if (r < 0)
+				return r;
+		}
+		r = plan_chain(p, s, f, c, &fps[i], &changed);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < f->n_elems; i++) {
+		r = plan_elem(p, s, f, owner, &f->elems[i], &changed);
+		if (r < 0)
+			return r;
+	}
+	/* What the owner had and no longer has. Elements go before the chains
+	 * they point to, by phase. */
+	for (size_t i = 0; owner && i < owner->n_elems; i++) {
+		if (owner->elems[i]->gen != p->gen) {
+			r = plan_del_elem(p, f->owner, owner->elems[i]);
+			if (r < 0)
+				return r;
+			changed = true;
+		}
+	}
+	for (size_t i = 0; owner && i < owner->n_chains; i++) {
+		if (owner->chains[i]->gen != p->gen) {
+			r = plan_del_chain(p, f->owner, owner->chains[i]->name);
+			if (r < 0)
+				return r;
+			changed = true;
+		}
+	}
+	if (changed)
+		p->n_changed++;
+	return 0;
+}
+
+int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
+{
+	size_t it = 0;
+	void *v;
+	int r;
+
+	if (!p->gen)
+		p->gen = ++s->gen;
+	while (hmap_next(&s->elems, &it, NULL, &v)) {
+		struct nft_ap_elem *e = v;
+
+		if (e->gen != p->gen && (r = plan_del_elem(p, "", e)) < 0)
+			return r;
+	}
+	it = 0;
+	while (hmap_next(&s->chains, &it, NULL, &v)) {
+		struct nft_ap_chain *c = v;
+
+		if (c->gen != p->gen && (r = plan_del_chain(p, "", c->name)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_frag *f,
+		     const uint64_t *fps)
+{
+	struct nft_ap_chain **chains = calloc(f->n_chains ? f->n_chains : 1, sizeof(*chains));
+	struct nft_ap_elem **elems = calloc(f->n_elems ? f->n_elems : 1, sizeof(*elems));
+	size_t nc = 0, ne = 0;
+	char setbuf[16];
+	int r = -ENOMEM;
+
+	if (!chains || !elems)
+		goto fail;
+	for (size_t i = 0; i < f->n_chains; i++) {
+		struct nft_ap_chain *c;
+
+		r = nft_state_put_chain(s, f->chains[i].name, fps[i], &c);
+		if (r < 0)
+			goto fail;
+		c->owner = o;
+		c->gen = s->gen;
+		c->has_lb = f->chains[i].has_lb;
+		c->lb_map = f->chains[i].lb_map;
+		c->lb_slot = f->chains[i].lb_slot;
+		chains[nc++] = c;
+	}
+	for (size_t i = 0; i < f->n_elems; i++) {
+		const struct nft_elem_ir *e = &f->elems[i];
+		struct nft_ap_elem *ae;
+
+		if (!e->chain)
+			continue;
+		r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
+				       e->chain, &ae);
+		if (r < 0)
+			goto fail;
+		ae->owner = o;
+		ae->gen = s->gen;
+		elems[ne++] = ae;
+	}
+	free(o->chains);
+	free(o->elems);
+	o->chains = chains;
+	o->n_chains = nc;
+	o->elems = elems;
+	o->n_elems = ne;
+	return 0;
+fail:
+	free(chains);
+	free(elems);
+	return r;
+}
+
+int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
+{
+	int r;
+
+	s->table_exists = true;
+	for (size_t i = 0; i < p->n_ops[NFT_PH_SETS]; i++) {
+		const struct nft_op *op = &p->ops[NFT_PH_SETS][i];
+
+		if (op->kind == NFT_OP_ADD_SET && (r = nft_state_add_set(s, op->set)) < 0)
+			return r;
+	}
+	/* Deletions first (they free names the ops borrowed; the ops are done). */
+	for (size_t i = 0; i < p->n_ops[NFT_PH_DEL_ELEMS]; i++) {
+		const struct nft_op *op = &p->ops[NFT_PH_DEL_ELEMS][i];
+		char id[NFT_ELEM_ID_MAX];
+		struct nft_ap_elem *e;
+
+		nft_elem_id(id, op->set, op->key, op->key_len);
+		e = hmap_get(&s->elems, id);
+		/* A replaced element is deleted and re-added: keep the ones claimed. */
+		if (e && e->gen != p->gen)
+			nft_state_del_elem(s, id);
+	}
+	for (size_t i = 0; i < p->n_ops[NFT_PH_DEL_CHAINS]; i++) {
+		const struct nft_op *op = &p->ops[NFT_PH_DEL_CHAINS][i];
+
+		if (op->kind != NFT_OP_DEL_CHAIN)
+			continue;
+		nft_lb_release(&s->lb, op->name);
+		nft_state_del_chain(s, op->name);
+	}
+	for (size_t i = 0; i < p->n_frags; i++) {
+		const struct nft_frag *f = p->frags[i].frag;
+		struct nft_owner *o;
+
+		if (!f->n_chains && !f->n_elems) {
+			o = hmap_del(&s->owners, f->owner);
+			if (o) {
+				/* Everything it had was deleted above. */
+				for (size_t k = 0; k < o->n_chains; k++)
+					o->chains[k]->owner = NULL;
+				for (size_t k = 0; k < o->n_elems; k++)
+					o->elems[k]->owner = NULL;
+				free(o->chains);
+				free(o->elems);
+				free(o->key);
+				free(o);
+			}
+			continue;
+		}
+		r = nft_state_owner_get(s, f->owner, &o);
+		if (r < 0)
+			return r;
+		r = owner_set(s, o, f, p->frags[i].fps);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void nft_plan_abort(struct nft_plan *p, struct nft_state *s)
+{
+	for (size_t i = 0; i < p->n_frags; i++) {
+		const struct nft_frag *f = p->frags[i].frag;
+
+		for (size_t k = 0; k < f->n_chains; k++)
+			if (f->chains[k].has_lb && !hmap_get(&s->chains, f->chains[k].name))
+				nft_lb_release(&s->lb, f->chains[k].name);
+	}
+}

@@ -1,0 +1,82 @@
+/* The diff: desired fragments against the applied state -> a plan, the
+ * ordered operations of one batch.
+ *
+ * Phases keep every reference valid at every point of the batch: tables
+ * and maps, then new chains, then rules (a chain whose rules changed is
+ * flushed and refilled), then element deletions and additions, and last the
+ * chains nothing refers to any more. */
+#ifndef NFTPROXY_NFT_DIFF_H
+#define NFTPROXY_NFT_DIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nft/ir.h"
+
+struct nft_state;
+struct nftnl_rule;
+
+enum nft_op_kind {
+	NFT_OP_ADD_TABLE,
+	NFT_OP_ADD_SET,
+	NFT_OP_ADD_CHAIN,
+	NFT_OP_FLUSH_CHAIN,
+	NFT_OP_ADD_RULE,
+	NFT_OP_DEL_ELEM,
+	NFT_OP_ADD_ELEM,
+	NFT_OP_DEL_CHAIN,
+};
+
+enum nft_phase { NFT_PH_SETS, NFT_PH_CHAINS, NFT_PH_RULES, NFT_PH_DEL_ELEMS, NFT_PH_ADD_ELEMS,
+		 NFT_PH_DEL_CHAINS, NFT_PH_COUNT };
+
+struct nft_op {
+	enum nft_op_kind kind;
+	const char *owner;                 /* "ns/name" or "" (skeleton) */
+	const struct nft_chain_ir *chain;  /* ADD_CHAIN */
+	const char *name;                  /* chain of FLUSH/DEL/ADD_RULE */
+	struct nftnl_rule *rule;           /* ADD_RULE: owned by the plan until sent */
+	enum nft_set_kind set_kind;        /* ADD_SET */
+	uint32_t lb_map;                   /* ADD_SET of an LB map */
+	char set[32];                      /* elements: map name */
+	uint8_t key[NFT_KEY_MAX];
+	uint8_t key_len;
+	const char *target;                /* ADD_ELEM: goto chain */
+	const char *comment;               /* ADD_ELEM: may be NULL */
+};
+
+struct nft_plan_frag {
+	struct nft_frag *frag;             /* owned */
+	uint64_t *fps;                     /* per chain of frag */
+};
+
+struct nft_plan {
+	const char *table;
+	struct nft_op *ops[NFT_PH_COUNT];
+	size_t n_ops[NFT_PH_COUNT], cap_ops[NFT_PH_COUNT];
+	struct nft_plan_frag *frags;       /* what the state becomes for each owner */
+	size_t n_frags, cap_frags;
+	bool full;                         /* objects no fragment claims are deleted */
+	uint32_t gen;
+	size_t n_changed;                  /* owners with at least one op */
+};
+
+void nft_plan_init(struct nft_plan *p, const char *table, bool full);
+void nft_plan_fini(struct nft_plan *p);
+size_t nft_plan_size(const struct nft_plan *p);
+
+/* Adds the table and fixed maps (idempotent in the kernel). */
+int nft_plan_base(struct nft_plan *p, struct nft_state *s);
+/* Diffs fragment f (ownership passes to the plan in every case) against
+ * what the state holds for f's owner. Returns 0 or -ENOMEM. */
+int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f);
+/* With a full plan: deletes everything no fragment claimed. Call last. */
+int nft_plan_strays(struct nft_plan *p, struct nft_state *s);
+
+/* After the kernel accepted the batch: make the state what the plan says. */
+int nft_plan_commit(struct nft_plan *p, struct nft_state *s);
+/* After a failure: give back LB slots taken for chains that never made it. */
+void nft_plan_abort(struct nft_plan *p, struct nft_state *s);
+
+#endif

@@ -1,0 +1,206 @@
+#include "nft/ir.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/model/types.h"
+
+int nft_frag_new(const char *owner, struct nft_frag **out)
+{
+	struct nft_frag *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->owner = strdup(owner);
+	if (!f->owner) {
+		free(f);
+		return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void nft_frag_free(struct nft_frag *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->n_chains; i++) {
+		free(f->chains[i].name);
+		free(f->chains[i].rules);
+	}
+	free(f->chains);
+	free(f->elems);
+	for (size_t i = 0; i < f->n_strs; i++)
+		free(f->strs[i]);
+	free(f->strs);
+	free(f->owner);
+	free(f);
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	size_t ncap;
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 4;
+	p = realloc(*arr, ncap * elem);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+int nft_frag_add_chain(struct nft_frag *f, const char *name, struct nft_chain_ir **out)
+{
+	struct nft_chain_ir *c;
+	int r;
+
+	r = grow((void **)&f->chains, &f->cap_chains, f->n_chains, sizeof(*f->chains));
+	if (r < 0)
+		return r;
+	c = &f->chains[f->n_chains];
+	memset(c, 0, sizeof(*c));
+	c->name = strdup(name);
+	if (!c->name)
+		return -ENOMEM;
+	f->n_chains++;
+	*out = c;
+	return 0;
+}
+
+int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r)
+{
+	/* Chains hold a handful of rules: grow by one, no capacity field. */
+	struct nft_rule_ir *p = realloc(c->rules, (c->n_rules + 1) * sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p[c->n_rules++] = *r;
+	c->rules = p;
+	return 0;
+}
+
+int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e)
+{
+	int r = grow((void **)&f->elems, &f->cap_elems, f->n_elems, sizeof(*f->elems));
+
+	if (r < 0)
+		return r;
+	f->elems[f->n_elems++] = *e;
+	return 0;
+}
+
+const char *nft_frag_strdup(struct nft_frag *f, const char *s)
+{
+	char **p = realloc(f->strs, (f->n_strs + 1) * sizeof(*p));
+	char *c;
+
+	if (!p)
+		return NULL;
+	f->strs = p;
+	c = strdup(s);
+	if (!c)
+		return NULL;
+	f->strs[f->n_strs++] = c;
+	return c;
+}
+
+const char *nft_lb_map_name(uint32_t map, char buf[16])
+{
+	snprintf(buf, 16, "lb-%04u", map);
+	return buf;
+}
+
+const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16])
+{
+	return e->set ? e->set : nft_lb_map_name(e->lb_map, buf);
+}
+
+void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
+		     uint8_t proto, uint16_t port)
+{
+	size_t alen = ip_addr_len(ip);
+	uint16_t nport = htons(port);
+
+	/* Concatenations pad every field to a 4-byte register. */
+	memset(key, 0, NFT_KEY_MAX);
+	memcpy(key, ip->bytes, alen);
+	key[alen] = proto;
+	memcpy(key + alen + 4, &nport, 2);
+	*len = (uint8_t)(alen + 8);
+}
+
+void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v)
+{
+	memset(key, 0, NFT_KEY_MAX);
+	/* numgen writes host byte order into its register. */
+	memcpy(key, &v, 4);
+	*len = 4;
+}
+
+static const char *fam_kw(uint8_t family)
+{
+	return family == AF_INET6 ? "ip6" : "ip";
+}
+
+int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size)
+{
+	char a[IP_ADDR_STRLEN], m[16];
+
+	switch (r->kind) {
+	case NFT_RULE_JUMP:
+		return snprintf(buf, size, "jump %s", r->target);
+	case NFT_RULE_CT_NEW_JUMP:
+		return snprintf(buf, size, "ct state new jump %s", r->target);
+	case NFT_RULE_DISPATCH:
+		return snprintf(buf, size, "%s daddr . meta l4proto . th dport vmap @%s",
+				fam_kw(r->family), r->target);
+	case NFT_RULE_LB:
+		return snprintf(buf, size, "numgen random mod %u offset %u vmap @%s", r->mod,
+				r->offset, nft_lb_map_name(r->map, m));
+	case NFT_RULE_MARK_IF_SADDR:
+		return snprintf(buf, size, "%s saddr %s meta mark set meta mark | 0x%08x",
+				fam_kw(r->family), ip_addr_fmt(&r->addr, a), r->mark);
+	case NFT_RULE_DNAT:
+		if (r->family == AF_INET6)
+			return snprintf(buf, size, "meta l4proto %s dnat ip6 to [%s]:%u",
+					proto_name(r->proto), ip_addr_fmt(&r->addr, a), r->port);
+		return snprintf(buf, size, "meta l4proto %s dnat ip to %s:%u",
+				proto_name(r->proto), ip_addr_fmt(&r->addr, a), r->port);
+	case NFT_RULE_RETURN_UNLESS_MARK:
+		return snprintf(buf, size, "meta mark & 0x%08x == 0x00000000 return", r->mark);
+	case NFT_RULE_CLEAR_MARK:
+		return snprintf(buf, size, "meta mark set meta mark ^ 0x%08x", r->mark);
+	case NFT_RULE_MASQUERADE:
+		return snprintf(buf, size, "masquerade fully-random");
+	case NFT_RULE_REJECT_TCP:
+		return snprintf(buf, size, "meta l4proto tcp reject with tcp reset");
+	case NFT_RULE_REJECT:
+		return snprintf(buf, size, "reject");
+	}
+	return snprintf(buf, size, "<unknown rule kind %d>", (int)r->kind);
+}
+
+int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size)
+{
+	char a[IP_ADDR_STRLEN];
+	struct ip_addr ip = { 0 };
+	uint32_t v;
+	uint16_t port;
+
+	if (!e->set) {
+		memcpy(&v, e->key, 4);
+		return snprintf(buf, size, "%u", v);
+	}
+	ip.family = e->key_len == 12 ? AF_INET : AF_INET6;
+	memcpy(ip.bytes, e->key, ip_addr_len(&ip));
+	memcpy(&port, e->key + ip_addr_len(&ip) + 4, 2);
+	return snprintf(buf, size, "%s . %s . %u", ip_addr_fmt(&ip, a),
+			proto_name(e->key[ip_addr_len(&ip)]), ntohs(port));
+}

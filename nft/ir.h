@@ -1,0 +1,135 @@
+/* The ruleset's intermediate form: what the compiler produces, the diff
+ * compares and the netlink layer serialises.
+ *
+ * Rules are drawn from a small vocabulary (enum nft_rule_kind): each kind
+ * has one nft syntax (nft_rule_print) and one expression sequence
+ * (nft/build.c). Everything one service contributes to the table is one
+ * fragment (struct nft_frag): its chains and its map elements. */
+#ifndef NFTPROXY_NFT_IR_H
+#define NFTPROXY_NFT_IR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util/ipaddr.h"
+
+/* Names of the fixed objects of every table. */
+#define NFT_MAP_SERVICE_IPS "service-ips"
+#define NFT_MAP_SERVICE_IPS6 "service-ips6"
+#define NFT_MAP_NO_ENDPOINTS "no-endpoint-services"
+#define NFT_MAP_NO_ENDPOINTS6 "no-endpoint-services6"
+#define NFT_CHAIN_SERVICES "services"
+#define NFT_CHAIN_NO_ENDPOINTS "no-endpoints"
+#define NFT_CHAIN_MASQUERADING "masquerading"
+#define NFT_CHAIN_REJECT "reject-chain"
+
+/* Longest key we use: ipv6_addr . inet_proto . inet_service, each field
+ * padded to 4 bytes as the kernel's registers are. */
+#define NFT_KEY_MAX 24
+
+enum nft_rule_kind {
+	/* jump TARGET */
+	NFT_RULE_JUMP,
+	/* ct state new jump TARGET */
+	NFT_RULE_CT_NEW_JUMP,
+	/* ip daddr . meta l4proto . th dport vmap @SET   (ip6 when family is AF_INET6) */
+	NFT_RULE_DISPATCH,
+	/* numgen random mod MOD offset OFFSET vmap @lb-NNNN */
+	NFT_RULE_LB,
+	/* ip saddr ADDR meta mark set meta mark | MARK */
+	NFT_RULE_MARK_IF_SADDR,
+	/* meta l4proto PROTO dnat ip to ADDR:PORT */
+	NFT_RULE_DNAT,
+	/* meta mark & MARK == 0 return */
+	NFT_RULE_RETURN_UNLESS_MARK,
+	/* meta mark set meta mark ^ MARK */
+	NFT_RULE_CLEAR_MARK,
+	/* masquerade fully-random */
+	NFT_RULE_MASQUERADE,
+	/* meta l4proto tcp reject with tcp reset */
+	NFT_RULE_REJECT_TCP,
+	/* reject   (icmpx port-unreachable) */
+	NFT_RULE_REJECT,
+};
+
+struct nft_rule_ir {
+	enum nft_rule_kind kind;
+	uint8_t family;            /* AF_INET / AF_INET6 for address matches */
+	uint8_t proto;             /* IPPROTO_* for DNAT */
+	uint16_t port;             /* DNAT port */
+	uint32_t mod, offset;      /* LB */
+	uint32_t map;              /* LB: map number, printed as lb-NNNN */
+	uint32_t mark;
+	struct ip_addr addr;
+	const char *target;        /* JUMP / DISPATCH: static chain or map name */
+};
+
+enum nft_hook { NFT_HOOK_NONE = 0, NFT_HOOK_PREROUTING, NFT_HOOK_INPUT, NFT_HOOK_FORWARD,
+		NFT_HOOK_OUTPUT, NFT_HOOK_POSTROUTING };
+
+struct nft_chain_ir {
+	char *name;                /* owned */
+	/* base chains only */
+	enum nft_hook hook;
+	const char *type;          /* "nat" / "filter" */
+	int32_t prio;
+	struct nft_rule_ir *rules; /* owned */
+	size_t n_rules;
+	/* svc chains: the LB slot they use (valid when has_lb). */
+	bool has_lb;
+	uint32_t lb_map, lb_slot;
+};
+
+/* A map element mapping KEY to `goto CHAIN`. */
+struct nft_elem_ir {
+	const char *set;           /* static map name, or NULL with lb_map set */
+	uint32_t lb_map;           /* map number when set == NULL */
+	uint8_t key[NFT_KEY_MAX];
+	uint8_t key_len;
+	const char *chain;         /* borrowed: a chain of the same fragment, or static */
+	const char *comment;       /* borrowed from the fragment: "ns/name/proto/port" */
+};
+
+enum nft_set_kind { NFT_SET_SERVICE4, NFT_SET_SERVICE6, NFT_SET_LB };
+
+/* A fragment: the objects one owner (a service "ns/name", or the table's
+ * skeleton "") puts into the table. Owns its chains and elements. */
+struct nft_frag {
+	char *owner;
+	struct nft_chain_ir *chains;
+	size_t n_chains, cap_chains;
+	struct nft_elem_ir *elems;
+	size_t n_elems, cap_elems;
+	char **strs;               /* strings elements borrow */
+	size_t n_strs;
+};
+
+int nft_frag_new(const char *owner, struct nft_frag **out);
+void nft_frag_free(struct nft_frag *f);
+/* Adds a chain named `name` (copied); returns it through *out, valid until
+ * the next add. Returns 0 or -ENOMEM. */
+int nft_frag_add_chain(struct nft_frag *f, const char *name, struct nft_chain_ir **out);
+int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r);
+/* Adds an element; chain must outlive the fragment (a chain name of the same
+ * fragment: pass the index with nft_frag_chain_name after all chains are added). */
+int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e);
+
+/* Copies s into the fragment; the copy lives as long as f. NULL on ENOMEM. */
+const char *nft_frag_strdup(struct nft_frag *f, const char *s);
+
+/* Map name of an element or LB rule: static name or "lb-NNNN" into buf[16]. */
+const char *nft_lb_map_name(uint32_t map, char buf[16]);
+const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16]);
+
+/* nft syntax of a rule / a key, for logs, tests and dumps. Returns the
+ * length written (snprintf semantics). */
+int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size);
+int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size);
+
+/* Service map keys. */
+void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
+		     uint8_t proto, uint16_t port);
+void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v);
+
+#endif

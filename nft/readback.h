@@ -1,0 +1,34 @@
+/* Reads our table back from the kernel: chains with the fingerprints of
+ * their rules, map elements, and the LB slots in use, into an nft_state, so
+ * that the first sync after a start changes only what differs. */
+#ifndef NFTPROXY_NFT_READBACK_H
+#define NFTPROXY_NFT_READBACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/util/ipaddr.h"
+
+struct nfnl;
+struct nftnl_rule;
+struct nft_state;
+
+/* What a rule we wrote means, for dumps. */
+struct nfr_rule_info {
+	bool lb;                   /* numgen random mod MOD offset OFFSET vmap @SET */
+	uint32_t mod, offset;
+	char set[32];
+	bool dnat;                 /* dnat to ADDR:PORT */
+	struct ip_addr addr;
+	uint16_t port;
+};
+
+void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);
+
+/* Fills the empty state s with table `table`. on_rule (may be NULL) sees
+ * every rule. Returns 0 (s->table_exists tells whether it exists) or -errno. */
+int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
+	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
+	     void *data);
+
+#endif

@@ -1,0 +1,381 @@
+#include "nft/state.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct nft_lb_slot {
+	char *chain;
+	uint32_t map, slot;
+};
+
+int nft_state_new(struct nft_state **out)
+{
+	struct nft_state *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	*out = s;
+	return 0;
+}
+
+static void owner_free(struct nft_owner *o)
+{
+	if (!o)
+		return;
+	free(o->chains);
+	free(o->elems);
+	free(o->key);
+	free(o);
+}
+
+static void chain_free(struct nft_ap_chain *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c);
+}
+
+static void elem_free(struct nft_ap_elem *e)
+{
+	if (!e)
+		return;
+	free(e->id);
+	free(e->target);
+	free(e->comment);
+	free(e);
+}
+
+void nft_state_free(struct nft_state *s)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!s)
+		return;
+	while (hmap_next(&s->chains, &it, NULL, &v))
+		chain_free(v);
+	it = 0;
+	while (hmap_next(&s->elems, &it, NULL, &v))
+		elem_free(v);
+	it = 0;
+	while (hmap_next(&s->owners, &it, NULL, &v))
+		owner_free(v);
+	it = 0;
+	while (hmap_next(&s->lb.by_chain, &it, NULL, &v)) {
+		struct nft_lb_slot *sl = v;
+
+		free(sl->chain);
+		free(sl);
+	}
+	it = 0;
+	while (hmap_next(&s->sets, &it, NULL, &v))
+		free(v);
+	hmap_fini(&s->sets);
+	hmap_fini(&s->chains);
+	hmap_fini(&s->elems);
+	hmap_fini(&s->owners);
+	hmap_fini(&s->lb.by_chain);
+	free(s->lb.used);
+	free(s);
+}
+
+void nft_elem_id(char *buf, const char *set, const uint8_t *key, size_t key_len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(set);
+
+	if (n > 31)
+		n = 31;
+	memcpy(buf, set, n);
+	buf[n++] = '|';
+	for (size_t i = 0; i < key_len && i < NFT_KEY_MAX; i++) {
+		buf[n++] = hex[key[i] >> 4];
+		buf[n++] = hex[key[i] & 15];
+	}
+	buf[n] = '\0';
+}
+
+static void owner_forget_chain(struct nft_owner *o, struct nft_ap_chain *c)
+{
+	for (size_t i = 0; o && i < o->n_chains; i++) {
+		if (o->chains[i] == c) {
+			o->chains[i] = o->chains[--o->n_chains];
+			return;
+		}
+	}
+}
+
+static void owner_forget_elem(struct nft_owner *o, struct nft_ap_elem *e)
+{
+	for (size_t i = 0; o && i < o->n_elems; i++) {
+		if (o->elems[i] == e) {
+			o->elems[i] = o->elems[--o->n_elems];
+			return;
+		}
+	}
+}
+
+int nft_state_put_chain(struct nft_state *s, const char *name, uint64_t fp,
+			struct nft_ap_chain **out)
+{
+	struct nft_ap_chain *c = hmap_get(&s->chains, name);
+	int r;
+
+	if (c) {
+		c->fp = fp;
+		goto done;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->name = strdup(name);
+	if (!c->name) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->fp = fp;
+	r = hmap_put(&s->chains, c->name, c, NULL);
+	if (r < 0) {
+		chain_free(c);
+		return r;
+	}
+done:
+	if (out)
+		*out = c;
+	return 0;
+}
+
+void nft_state_del_chain(struct nft_state *s, const char *name)
+{
+	struct nft_ap_chain *c = hmap_del(&s->chains, name);
+
+	if (!c)
+		return;
+	owner_forget_chain(c->owner, c);
+	chain_free(c);
+}
+
+int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
+		       size_t key_len, const char *target, struct nft_ap_elem **out)
+{
+	char id[NFT_ELEM_ID_MAX];
+	struct nft_ap_elem *e;
+	char *t;
+	int r;
+
+	nft_elem_id(id, set, key, key_len);
+	t = strdup(target);
+	if (!t)
+		return -ENOMEM;
+	e = hmap_get(&s->elems, id);
+	if (e) {
+		free(e->target);
+		e->target = t;
+		goto done;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		free(t);
+		return -ENOMEM;
+	}
+	/* One allocation holds the id and, after its NUL, the set name. */
+	e->id = malloc(strlen(id) + 1 + strlen(set) + 1);
+	if (!e->id) {
+		free(t);
+		free(e);
+		return -ENOMEM;
+	}
+	strcpy(e->id, id);
+	e->set = e->id + strlen(id) + 1;
+	strcpy(e->set, set);
+	memcpy(e->key, key, key_len);
+	e->key_len = (uint8_t)key_len;
+	e->target = t;
+	r = hmap_put(&s->elems, e->id, e, NULL);
+	if (r < 0) {
+		elem_free(e);
+		return r;
+	}
+done:
+	if (out)
+		*out = e;
+	return 0;
+}
+
+void nft_state_del_elem(struct nft_state *s, const char *id)
+{
+	struct nft_ap_elem *e = hmap_del(&s->elems, id);
+
+	if (!e)
+		return;
+	owner_forget_elem(e->owner, e);
+	elem_free(e);
+}
+
+bool nft_state_has_set(const struct nft_state *s, const char *name)
+{
+	return hmap_get(&s->sets, name) != NULL;
+}
+
+int nft_state_add_set(struct nft_state *s, const char *name)
+{
+	char *n;
+	int r;
+
+	if (hmap_get(&s->sets, name))
+		return 0;
+	n = strdup(name);
+	if (!n)
+		return -ENOMEM;
+	r = hmap_put(&s->sets, n, n, NULL);
+	if (r < 0)
+		free(n);
+	return r;
+}
+
+struct nft_owner *nft_state_owner(struct nft_state *s, const char *key)
+{
+	return hmap_get(&s->owners, key);
+}
+
+int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner **out)
+{
+	struct nft_owner *o = hmap_get(&s->owners, key);
+	int r;
+
+	if (!o) {
+		o = calloc(1, sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		o->key = strdup(key);
+		if (!o->key) {
+			free(o);
+			return -ENOMEM;
+		}
+		r = hmap_put(&s->owners, o->key, o, NULL);
+		if (r < 0) {
+			owner_free(o);
+			return r;
+		}
+	}
+	*out = o;
+	return 0;
+}
+
+/* --- LB slots ----------------------------------------------------------- */
+
+#define SLOT_BITS (NFT_LB_PER_MAP >= 32 ? 0xffffffffu : ((1u << NFT_LB_PER_MAP) - 1))
+
+_Static_assert(NFT_LB_PER_MAP >= 1 && NFT_LB_PER_MAP <= 32, "slots per map fit a uint32_t mask");
+
+static int lb_ensure_maps(struct nft_lb_alloc *lb, uint32_t n)
+{
+	uint32_t ncap;
+	uint32_t *p;
+
+	if (n <= lb->n_maps)
+		return 0;
+	if (n > NFT_LB_MAX_MAPS)
+		return -ENOSPC;
+	ncap = lb->n_maps ? lb->n_maps : 64;
+	while (ncap < n)
+		ncap *= 2;
+	p = realloc(lb->used, ncap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	memset(p + lb->n_maps, 0, (ncap - lb->n_maps) * sizeof(*p));
+	lb->used = p;
+	lb->n_maps = ncap;
+	return 0;
+}
+
+static int lb_record(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot)
+{
+	struct nft_lb_slot *sl = calloc(1, sizeof(*sl));
+	int r;
+
+	if (!sl)
+		return -ENOMEM;
+	sl->chain = strdup(chain);
+	if (!sl->chain) {
+		free(sl);
+		return -ENOMEM;
+	}
+	sl->map = map;
+	sl->slot = slot;
+	r = hmap_put(&lb->by_chain, sl->chain, sl, NULL);
+	if (r < 0) {
+		free(sl->chain);
+		free(sl);
+		return r;
+	}
+	lb->used[map] |= 1u << slot;
+	return 0;
+}
+
+int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32_t *slot)
+{
+	struct nft_lb_slot *sl = hmap_get(&lb->by_chain, chain);
+	uint32_t m;
+	int r;
+
+	if (sl) {
+		*map = sl->map;
+		*slot = sl->slot;
+		return 0;
+	}
+	for (m = lb->hint;; m++) {
+		r = lb_ensure_maps(lb, m + 1);
+		if (r < 0)
+			return r;
+		if ((lb->used[m] & SLOT_BITS) != SLOT_BITS)
+			break;
+	}
+	lb->hint = m;
+	for (uint32_t i = 0; i < NFT_LB_PER_MAP; i++) {
+		if (!(lb->used[m] & (1u << i))) {
+			r = lb_record(lb, chain, m, i);
+			if (r < 0)
+				return r;
+			*map = m;
+			*slot = i;
+			return 0;
+		}
+	}
+	return -ENOSPC; /* unreachable: map m has a free bit */
+}
+
+int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot)
+{
+	int r;
+
+	if (slot >= NFT_LB_PER_MAP || hmap_get(&lb->by_chain, chain))
+		return -EEXIST;
+	r = lb_ensure_maps(lb, map + 1);
+	if (r < 0)
+		return r;
+	if (lb->used[map] & (1u << slot))
+		return -EEXIST;
+	return lb_record(lb, chain, map, slot);
+}
+
+void nft_lb_release(struct nft_lb_alloc *lb, const char *chain)
+{
+	struct nft_lb_slot *sl = hmap_del(&lb->by_chain, chain);
+
+	if (!sl)
+		return;
+	lb->used[sl->map] &= ~(1u << sl->slot);
+	if (sl->map < lb->hint)
+		lb->hint = sl->map;
+	free(sl->chain);
+	free(sl);
+}
+
+bool nft_lb_has(const struct nft_lb_alloc *lb, const char *chain)
+{
+	return hmap_get(&lb->by_chain, chain) != NULL;
+}

@@ -1,0 +1,106 @@
+/* What the kernel holds: the applied state, and the LB slot allocator.
+ *
+ * Chains are kept by name with a fingerprint of their rules (a hash of the
+ * expressions as libnftnl prints them, so a chain read back from the kernel
+ * and a chain compiled from the model compare equal when the kernel would
+ * run the same rules). Elements are kept by map and key with the chain they
+ * go to. Each object remembers its owner ("ns/name", or "" for the
+ * skeleton) so that a sync of one service looks only at that service's
+ * objects. */
+#ifndef NFTPROXY_NFT_STATE_H
+#define NFTPROXY_NFT_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util/hmap.h"
+#include "nft/ir.h"
+
+/* How many service ports share one LB map, and how far apart their slot
+ * ranges are (offset = slot * NFT_LB_STRIDE). See docs/layout.md. */
+#ifndef NFT_LB_PER_MAP
+#define NFT_LB_PER_MAP 1
+#endif
+#define NFT_LB_STRIDE 1000000u
+#define NFT_LB_MAX_MAPS 1000000u
+
+struct nft_owner;
+
+struct nft_ap_chain {
+	char *name;
+	uint64_t fp;               /* fingerprint of the rules (and base chain hook) */
+	struct nft_owner *owner;   /* NULL until a sync claims it (read back) */
+	bool has_lb;
+	uint32_t lb_map, lb_slot;
+	uint32_t gen;              /* last plan that claimed it */
+};
+
+struct nft_ap_elem {
+	char *id;                  /* "set|hexkey", the map key */
+	char *set;                 /* points into id's storage copy */
+	uint8_t key[NFT_KEY_MAX];
+	uint8_t key_len;
+	char *target;              /* chain name the element goes to */
+	struct nft_owner *owner;
+	uint32_t gen;              /* last plan that claimed it */
+	char *comment;             /* only when read back: the element's comment */
+};
+
+struct nft_owner {
+	char *key;                 /* "ns/name", "" for the skeleton */
+	struct nft_ap_chain **chains;
+	size_t n_chains;
+	struct nft_ap_elem **elems;
+	size_t n_elems;
+};
+
+struct nft_lb_alloc {
+	uint32_t n_maps;           /* maps lb-0000 .. lb-(n_maps-1) exist or are wanted */
+	uint32_t *used;            /* per map: bitmask of used slots */
+	uint32_t n_created;        /* maps known to exist in the kernel */
+	struct hmap by_chain;      /* svc chain name -> struct nft_lb_slot */
+	uint32_t hint;             /* first map that may have a free slot */
+};
+
+struct nft_state {
+	bool table_exists;
+	bool sets_exist;           /* the fixed maps exist */
+	struct hmap chains;        /* name -> struct nft_ap_chain */
+	struct hmap elems;         /* id -> struct nft_ap_elem */
+	struct hmap owners;        /* key -> struct nft_owner */
+	struct hmap sets;          /* names of the maps that exist -> owned name */
+	uint32_t gen;              /* plan generation counter */
+	struct nft_lb_alloc lb;
+};
+
+int nft_state_new(struct nft_state **out);
+void nft_state_free(struct nft_state *s);
+
+/* Element ids: "set|hex(key)" into buf (NFT_ELEM_ID_MAX). */
+#define NFT_ELEM_ID_MAX (32 + 2 * NFT_KEY_MAX + 2)
+void nft_elem_id(char *buf, const char *set, const uint8_t *key, size_t key_len);
+
+/* Records objects (used by read-back and after a commit). Return 0 or -ENOMEM. */
+int nft_state_put_chain(struct nft_state *s, const char *name, uint64_t fp,
+			struct nft_ap_chain **out);
+void nft_state_del_chain(struct nft_state *s, const char *name);
+int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
+		       size_t key_len, const char *target, struct nft_ap_elem **out);
+void nft_state_del_elem(struct nft_state *s, const char *id);
+/* Maps known to exist. */
+bool nft_state_has_set(const struct nft_state *s, const char *name);
+int nft_state_add_set(struct nft_state *s, const char *name);
+struct nft_owner *nft_state_owner(struct nft_state *s, const char *key);
+int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner **out);
+
+/* LB slots. get returns the slot of svc chain `chain`, allocating a free one
+ * (lowest map first) when it has none. Returns 0, -ENOMEM or -ENOSPC. */
+int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32_t *slot);
+/* Marks a slot taken by `chain` (read back from the kernel). */
+int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot);
+void nft_lb_release(struct nft_lb_alloc *lb, const char *chain);
+/* True if `chain` currently holds a slot. */
+bool nft_lb_has(const struct nft_lb_alloc *lb, const char *chain);
+
+#endif

@@ -1,0 +1,294 @@
+#include "nft/sync.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/model/store.h"
+#include "lib/util/log.h"
+#include "nft/compile.h"
+#include "nft/diff.h"
+#include "nft/netlink.h"
+#include "nft/readback.h"
+#include "nft/state.h"
+
+struct nft_sync {
+	char table[64];
+	struct nftc_config ccfg;
+	struct nfnl *nl;
+	struct nft_state *state;   /* NULL: unknown, read it back first */
+	struct hmap pending;       /* owned keys of services not yet applied */
+};
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int nft_table_name(const char *cluster, char *buf, size_t size)
+{
+	size_t n;
+
+	if (!cluster || !cluster[0]) {
+		snprintf(buf, size, "nftproxy");
+		return 0;
+	}
+	n = strlen(cluster);
+	/* A DNS label, so the table name stays short and printable. */
+	if (n > 50 || !isalnum((unsigned char)cluster[0]) || !isalnum((unsigned char)cluster[n - 1]))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)cluster[i]) && !isdigit((unsigned char)cluster[i]) &&
+		    cluster[i] != '-')
+			return -EINVAL;
+	snprintf(buf, size, "nftproxy-%s", cluster);
+	return 0;
+}
+
+int nft_sync_new(const struct nft_sync_config *cfg, struct nft_sync **out)
+{
+	struct nft_sync *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	snprintf(s->table, sizeof(s->table), "%s", cfg->table ? cfg->table : "nftproxy");
+	s->ccfg.masq_mark = cfg->masq_mark ? cfg->masq_mark : 0x4000;
+	r = nfnl_open(&s->nl);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+static void pending_clear(struct nft_sync *s)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(&s->pending, &it, NULL, &v))
+		free(v);
+	hmap_fini(&s->pending);
+}
+
+void nft_sync_free(struct nft_sync *s)
+{
+	if (!s)
+		return;
+	pending_clear(s);
+	nft_state_free(s->state);
+	nfnl_close(s->nl);
+	free(s);
+}
+
+bool nft_sync_pending(const struct nft_sync *s)
+{
+	return s->pending.len > 0 || !s->state;
+}
+
+static int take_dirty(struct nft_sync *s, struct model *m)
+{
+	char **keys = NULL;
+	int n = model_take_dirty(m, &keys);
+	int r = 0;
+
+	if (n < 0)
+		return n;
+	for (int i = 0; i < n; i++) {
+		if (r == 0 && !hmap_get(&s->pending, keys[i])) {
+			r = hmap_put(&s->pending, keys[i], keys[i], NULL);
+			if (r == 0)
+				continue;
+		}
+		free(keys[i]);
+	}
+	free(keys);
+	return r;
+}
+
+struct full_ctx {
+	struct nft_sync *s;
+	const struct model *m;
+	struct nft_plan *p;
+	size_t n;
+};
+
+static int plan_key(struct nft_sync *s, const struct model *m, struct nft_plan *p,
+		    const char *key)
+{
+	struct nft_frag *f;
+	int r = nftc_compile_service(&s->ccfg, m, key, &s->state->lb, &f);
+
+	if (r < 0)
+		return log_error_errno(r, "Could not compile the rules of service %s", key);
+	return nft_plan_frag(p, s->state, f);
+}
+
+static int plan_service_cb(const struct model_service *svc, void *data)
+{
+	struct full_ctx *c = data;
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s/%s", svc->ns, svc->name);
+	c->n++;
+	return plan_key(c->s, c->m, c->p, key);
+}
+
+static int plan_build(struct nft_sync *s, const struct model *m, bool full, struct nft_plan *p,
+		      size_t *services)
+{
+	struct nft_frag *skel;
+	size_t it = 0;
+	const char *key;
+	int r;
+
+	r = nft_plan_base(p, s->state);
+	if (r < 0)
+		return r;
+	if (full) {
+		struct full_ctx c = { .s = s, .m = m, .p = p };
+
+		r = nftc_skeleton(&s->ccfg, &skel);
+		if (r < 0)
+			return r;
+		r = nft_plan_frag(p, s->state, skel);
+		if (r < 0)
+			return r;
+		r = model_service_foreach(m, plan_service_cb, &c);
+		if (r < 0)
+			return r;
+		*services = c.n;
+		/* Services deleted since the last sync: empty fragments drop
+		 * their owners; their objects are strays below anyway. */
+		while (hmap_next(&s->pending, &it, &key, NULL)) {
+			const char *slash = strchr(key, '/');
+			char ns[256];
+
+			if (!slash || (size_t)(slash - key) >= sizeof(ns))
+				continue;
+			memcpy(ns, key, slash - key);
+			ns[slash - key] = '\0';
+			if (model_service_get(m, ns, slash + 1))
+				continue;
+			r = plan_key(s, m, p, key);
+			if (r < 0)
+				return r;
+		}
+		return nft_plan_strays(p, s->state);
+	}
+	*services = s->pending.len;
+	while (hmap_next(&s->pending, &it, &key, NULL)) {
+		r = plan_key(s, m, p, key);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync_stats *stats)
+{
+	struct nft_sync_stats st = { 0 };
+	struct nfnl_send_stats ss = { 0 };
+	struct nft_plan p;
+	double t0 = now_ms(), t1, t2;
+	int r;
+
+	r = take_dirty(s, m);
+	if (r < 0)
+		return r;
+	if (!s->state) {
+		r = nft_state_new(&s->state);
+		if (r < 0)
+			return r;
+		r = nfr_read(s->nl, s->table, s->state, NULL, NULL);
+		if (r < 0) {
+			nft_state_free(s->state);
+			s->state = NULL;
+			return r;
+		}
+		log_v(2, "read back table inet %s: %s, %zu chains, %zu map elements", s->table,
+		      s->state->table_exists ? "exists" : "absent", s->state->chains.len,
+		      s->state->elems.len);
+		full = true;
+	}
+	nft_plan_init(&p, s->table, full);
+	r = plan_build(s, m, full, &p, &st.services);
+	t1 = now_ms();
+	if (r < 0)
+		goto fail;
+	if (nft_plan_size(&p) == 0) {
+		pending_clear(s);
+		goto done;
+	}
+	r = nfnl_send_plan(s->nl, &p, &ss);
+	t2 = now_ms();
+	st.send_ms = t2 - t1;
+	st.messages = ss.messages;
+	st.bytes = ss.bytes;
+	if (r < 0)
+		goto fail;
+	r = nft_plan_commit(&p, s->state);
+	if (r < 0) {
+		/* The kernel has the batch but our view of it is incomplete:
+		 * read it back on the next run rather than guess. */
+		log_error_errno(r, "Could not record the applied state of table %s; will read it back",
+				s->table);
+		nft_state_free(s->state);
+		s->state = NULL;
+		goto out;
+	}
+	pending_clear(s);
+done:
+	st.compile_ms = t1 - t0;
+	st.total_ms = now_ms() - t0;
+	if (stats)
+		*stats = st;
+	nft_plan_fini(&p);
+	return 0;
+fail:
+	nft_plan_abort(&p, s->state);
+	if (r == -ENOENT || r == -EEXIST || r == -EBUSY) {
+		/* The kernel's table is not what we think it is (someone else
+		 * changed it): read it back before the retry. */
+		nft_state_free(s->state);
+		s->state = NULL;
+	}
+out:
+	st.compile_ms = t1 - t0;
+	st.total_ms = now_ms() - t0;
+	if (stats)
+		*stats = st;
+	nft_plan_fini(&p);
+	return r;
+}
+
+int nft_table_delete(const char *table)
+{
+	struct nft_state *st = NULL;
+	struct nfnl *n = NULL;
+	int r;
+
+	r = nfnl_open(&n);
+	if (r < 0)
+		return r;
+	r = nft_state_new(&st);
+	if (r < 0)
+		goto out;
+	/* Only the table-existence part of the read-back is needed. */
+	r = nfr_read(n, table, st, NULL, NULL);
+	if (r < 0)
+		goto out;
+	r = st->table_exists ? nfnl_delete_table(n, table) : -ENOENT;
+out:
+	nft_state_free(st);
+	nfnl_close(n);
+	return r;
+}

@@ -1,0 +1,51 @@
+/* The sync: takes the model's dirty services, compiles them, diffs them
+ * against what the kernel holds and sends the difference as one atomic
+ * netlink batch. Owns the netlink socket and the applied state.
+ *
+ * The first run (and the run after a failure that left the applied state
+ * unknown) reads the table back from the kernel and converges it fully, so a
+ * restart with an unchanged model sends nothing and interrupts nothing. */
+#ifndef NFTPROXY_NFT_SYNC_H
+#define NFTPROXY_NFT_SYNC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct model;
+struct nft_sync;
+
+struct nft_sync_config {
+	const char *table;         /* "nftproxy" or "nftproxy-<cluster>" */
+	uint32_t masq_mark;        /* default 0x4000 */
+};
+
+struct nft_sync_stats {
+	size_t services;           /* services compiled in this run */
+	size_t messages;           /* netlink messages in the batch (0 = nothing sent) */
+	size_t bytes;              /* batch size */
+	double compile_ms, send_ms, total_ms;
+};
+
+/* Opens the netlink socket. Returns 0 or -errno. */
+int nft_sync_new(const struct nft_sync_config *cfg, struct nft_sync **out);
+void nft_sync_free(struct nft_sync *s);
+
+/* Runs one sync. full: recompile every service (periodic resync, or the
+ * first run). Dirty keys are taken from the model; when the kernel refuses
+ * the batch they are kept inside the sync and retried by the next run,
+ * nothing in the kernel has changed, and the error is logged naming the
+ * object. Returns 0 or -errno. stats may be NULL. */
+int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync_stats *stats);
+
+/* True while a previous run failed and its work is pending. */
+bool nft_sync_pending(const struct nft_sync *s);
+
+/* Removes the table (nftproxyctl cleanup). Returns 0, or -ENOENT if absent. */
+int nft_table_delete(const char *table);
+
+/* "nftproxy" or "nftproxy-<cluster>" into buf (size >= 64). Returns 0 or
+ * -EINVAL when the name is not a valid cluster name. */
+int nft_table_name(const char *cluster, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,810 @@
+# shellcheck shell=bash
+# Library of the integration tests: a throw-away cluster in network namespaces.
+#
+#   source "$(dirname "$0")/lib.sh"
+#   nftp_require              # exit 77 unless root, netns and nf_tables work
+#   topo_create 4             # node, client, pods 1..4 (see the picture below)
+#   pod_serve_all             # podserver "pod-i" in every pod, ports 8080, 5353
+#   svc_yaml ... > ... ; manifest_put web.yaml < file
+#   nftproxy_start
+#   wait_dump "demo/web http tcp 10.96.0.10 80 -> 10.244.1.1:8080,..."
+#   probe_run "$CLIENT" --proto tcp --count 60 10.96.0.10 80
+#   assert_probe_ok; assert_replies_only pod-1 pod-2 pod-3
+#
+# Topology (every name carries a per-run prefix, so runs never collide):
+#
+#   client ns  eth0 192.0.2.2/24 2001:db8:0:2::2/64
+#      |         routes 10.96.0.0/16, fd00:10:96::/112 (and the pod CIDRs) via node
+#   node ns    vclient 192.0.2.1/24 2001:db8:0:2::1/64
+#              ip_forward on (v4, v6); table inet nftproxy lives here
+#              svc0 (dummy, or ifb): 10.96.0.0/16 and fd00:10:96::/112 routed into it with
+#                src 192.0.2.1 / 2001:db8:0:2::1, so node-local connects to a ClusterIP
+#                find a route (the output hook's DNAT then re-routes to the pod) and
+#                unmatched service traffic is dropped on the node, never sent out
+#              vpodI: 10.244.0.1/32, fd00:10:244::1/128, fe80::1; routes to the pod's /32 /128
+#   pod I ns   eth0 10.244.1.I/32 fd00:10:244::1:I/128, default via 10.244.0.1 / fe80::1
+#
+# Only addresses inside these namespaces are ever used. Everything this file
+# creates (namespaces, processes, the temp dir) is removed by the EXIT trap, on
+# success, failure or signal.
+#
+# Environment: NFTPROXY, NFTPROXYCTL, PODSERVER, PROBE (paths to the binaries;
+# default: $BUILD_DIR/{cmd,tests/integration}/..., BUILD_DIR default <repo>/build),
+# NFTP_KEEP=1 keeps the temp dir, NFTP_DEBUG=1 traces commands.
+
+set -Eeuo pipefail
+[[ ${NFTP_DEBUG:-0} == 1 ]] && set -x
+
+NFTP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+NFTP_REPO=$(cd "$NFTP_LIB_DIR/../.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$NFTP_REPO/build}
+NFTPROXY=${NFTPROXY:-$BUILD_DIR/cmd/nftproxy}
+NFTPROXYCTL=${NFTPROXYCTL:-$BUILD_DIR/cmd/nftproxyctl}
+PODSERVER=${PODSERVER:-$BUILD_DIR/tests/integration/podserver}
+PROBE=${PROBE:-$BUILD_DIR/tests/integration/probe}
+
+TEST_NAME=$(basename "$0" .sh)
+# Short (interface-name friendly) and unique per run: PID plus randomness.
+PFX="np$$x$((RANDOM % 1000))"
+NODE="$PFX-node"
+CLIENT="$PFX-client"
+NPODS=0
+TMP=""
+MANIFESTS=""
+NFTPROXY_PID=""
+NFTPROXY_LOG=""
+NFTPROXY_TABLE="nftproxy"
+NFTP_CLUSTER_ARGS=()
+declare -a NFTP_NAMESPACES=() NFTP_PIDS=() NFTP_LOGS=()
+NFTP_FAILURES=0
+
+# Service CIDR addresses used by the tests (all inside 10.96.0.0/16, fd00:10:96::/112).
+CLIENT_IP4=192.0.2.2
+CLIENT_IP6=2001:db8:0:2::2
+NODE_IP4=192.0.2.1
+NODE_IP6=2001:db8:0:2::1
+
+pod_ip4() { echo "10.244.1.$1"; }
+pod_ip6() { echo "fd00:10:244::1:$1"; }
+pod_ns() { echo "$PFX-pod$1"; }
+
+# ---------------------------------------------------------------------------
+# Output
+
+log() { printf '[%s %s] %s\n' "$TEST_NAME" "$(date +%T.%3N)" "$*"; }
+section() { printf '\n[%s] === %s\n' "$TEST_NAME" "$*"; }
+
+# Fails the test now: prints the message, the cleanup trap prints diagnostics.
+fail() {
+	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+
+# Records a failure but goes on, so one run reports every broken check.
+check_failed() {
+	printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	NFTP_FAILURES=$((NFTP_FAILURES + 1))
+}
+
+skip() {
+	printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*"
+	exit 77
+}
+
+pass() { printf '[%s] ok: %s\n' "$TEST_NAME" "$*"; }
+
+# Ends the test: 0 when no check failed.
+finish() {
+	if ((NFTP_FAILURES > 0)); then
+		printf '[%s] %d check(s) failed\n' "$TEST_NAME" "$NFTP_FAILURES" >&2
+		exit 1
+	fi
+	printf '[%s] PASS\n' "$TEST_NAME"
+	exit 0
+}
+
+# ---------------------------------------------------------------------------
+# Preconditions
+
+nftp_require() {
+	local need_proxy=${1:-yes} t
+	[[ $(id -u) == 0 ]] || skip "needs root (network namespaces, nf_tables)"
+	for t in ip nft jq awk timeout; do
+		command -v "$t" >/dev/null || skip "needs the '$t' command"
+	done
+	[[ -x $PODSERVER && -x $PROBE ]] || fail "helpers not built: PODSERVER=$PODSERVER PROBE=$PROBE"
+	if [[ $need_proxy == yes ]]; then
+		[[ -x $NFTPROXY ]] || fail "nftproxy not built: NFTPROXY=$NFTPROXY"
+		[[ -x $NFTPROXYCTL ]] || fail "nftproxyctl not built: NFTPROXYCTL=$NFTPROXYCTL"
+	fi
+	local probe_ns="$PFX-req"
+	ip netns add "$probe_ns" 2>/dev/null || skip "cannot create network namespaces (ip netns add)"
+	if ! ip netns exec "$probe_ns" nft add table inet nftp_probe 2>/dev/null; then
+		ip netns del "$probe_ns"
+		skip "no nf_tables in this kernel (nft add table failed)"
+	fi
+	if ! ip -n "$probe_ns" link add v0 type veth peer name v1 2>/dev/null; then
+		ip netns del "$probe_ns"
+		skip "no veth link support in this kernel"
+	fi
+	ip netns del "$probe_ns"
+}
+
+# ---------------------------------------------------------------------------
+# Cleanup: runs on every exit path.
+
+nftp_diagnostics() {
+	printf '\n[%s] ---- diagnostics ----\n' "$TEST_NAME" >&2
+	local f
+	for f in "${NFTP_LOGS[@]}"; do
+		[[ -s $f ]] || continue
+		printf '[%s] ---- %s (last 80 lines)\n' "$TEST_NAME" "$f" >&2
+		tail -n 80 "$f" >&2 || true
+	done
+	if [[ -n $NODE ]] && ip netns list 2>/dev/null | grep -qw "^$NODE"; then
+		printf '[%s] ---- nft list ruleset in the node namespace\n' "$TEST_NAME" >&2
+		ip netns exec "$NODE" nft list ruleset >&2 2>&1 || true
+		printf '[%s] ---- conntrack (nf_conntrack entries, if readable)\n' "$TEST_NAME" >&2
+		ip netns exec "$NODE" cat /proc/net/nf_conntrack 2>/dev/null | sed -n 1,40p >&2 || true
+	fi
+}
+
+nftp_cleanup() {
+	local rc=$?
+	set +e +u
+	trap - EXIT INT TERM ERR
+	if ((rc != 0 && rc != 77)); then
+		nftp_diagnostics
+	fi
+	# Processes we started, by PID: TERM first, KILL what is left.
+	local p ns i
+	for p in "${NFTP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		local alive=0
+		for p in "${NFTP_PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for p in "${NFTP_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	# Anything else still running inside our namespaces was started by this test.
+	for ns in "${NFTP_NAMESPACES[@]}"; do
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+	done
+	for p in "${NFTP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	for ns in "${NFTP_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null || printf '[%s] warning: could not delete netns %s\n' "$TEST_NAME" "$ns" >&2
+	done
+	if [[ -n $TMP && -d $TMP ]]; then
+		if [[ ${NFTP_KEEP:-0} == 1 ]]; then
+			printf '[%s] kept %s\n' "$TEST_NAME" "$TMP" >&2
+		else
+			rm -rf "$TMP"
+		fi
+	fi
+	exit "$rc"
+}
+
+nftp_on_error() {
+	local rc=$? line=$1 cmd=$2
+	printf '[%s] error: line %s: "%s" exited %s\n' "$TEST_NAME" "$line" "$cmd" "$rc" >&2
+}
+
+trap nftp_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'nftp_on_error "$LINENO" "$BASH_COMMAND"' ERR
+
+TMP=$(mktemp -d "/tmp/nftproxy-it-$TEST_NAME.XXXXXX")
+MANIFESTS="$TMP/manifests"
+mkdir -p "$MANIFESTS"
+
+# ---------------------------------------------------------------------------
+# Namespaces and links
+
+ns_sysctl() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
+}
+
+# Sysctls that may be missing on some kernels: set them when they exist.
+ns_sysctl_try() {
+	local ns=$1 kv
+	shift
+	for kv in "$@"; do
+		ip netns exec "$ns" sysctl -q -w "$kv" >/dev/null 2>&1 || true
+	done
+}
+
+ns_add() {
+	local ns=$1
+	ip netns add "$ns"
+	NFTP_NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+	# Addresses usable at once: no duplicate address detection.
+	ns_sysctl "$ns" net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	ns_sysctl_try "$ns" net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0
+}
+
+# topo_create N: node, client, and N pods.
+topo_create() {
+	local n=$1 i ns
+	NPODS=$n
+	ns_add "$NODE"
+	ns_sysctl "$NODE" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+		net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	# The kernel rate-limits ICMP errors per destination (6 back to back, then
+	# one a second); the reject tests send more than that on purpose.
+	ns_sysctl_try "$NODE" net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0 \
+		net.ipv4.icmp_msgs_per_sec=100000 net.ipv4.icmp_msgs_burst=100000
+
+	ns_add "$CLIENT"
+	ip -n "$NODE" link add vclient type veth peer name eth0 netns "$CLIENT"
+	ip -n "$NODE" addr add "$NODE_IP4/24" dev vclient
+	ip -n "$NODE" addr add "$NODE_IP6/64" dev vclient nodad
+	ip -n "$NODE" link set vclient up
+	ip -n "$CLIENT" addr add "$CLIENT_IP4/24" dev eth0
+	ip -n "$CLIENT" addr add "$CLIENT_IP6/64" dev eth0 nodad
+	ip -n "$CLIENT" link set eth0 up
+	ip -n "$CLIENT" route add 10.96.0.0/16 via "$NODE_IP4"
+	ip -n "$CLIENT" route add 10.244.0.0/16 via "$NODE_IP4"
+	ip -n "$CLIENT" -6 route add fd00:10:96::/112 via "$NODE_IP6"
+	ip -n "$CLIENT" -6 route add fd00:10:244::/64 via "$NODE_IP6"
+
+	# A sink for the service CIDRs: dummy where the kernel has it, else ifb
+	# (also drops what is sent to it, no ARP), else an empty bridge.
+	ip -n "$NODE" link add svc0 type dummy 2>/dev/null ||
+		ip -n "$NODE" link add svc0 type ifb 2>/dev/null ||
+		ip -n "$NODE" link add svc0 type bridge
+	ip -n "$NODE" link set svc0 up
+	ip -n "$NODE" route add 10.96.0.0/16 dev svc0 src "$NODE_IP4"
+	ip -n "$NODE" -6 route add fd00:10:96::/112 dev svc0 src "$NODE_IP6"
+
+	for ((i = 1; i <= n; i++)); do
+		ns=$(pod_ns "$i")
+		ns_add "$ns"
+		ip -n "$NODE" link add "vpod$i" type veth peer name eth0 netns "$ns"
+		ip -n "$NODE" addr add 10.244.0.1/32 dev "vpod$i"
+		ip -n "$NODE" addr add fd00:10:244::1/128 dev "vpod$i" nodad
+		ip -n "$NODE" addr add fe80::1/64 dev "vpod$i" nodad
+		ip -n "$NODE" link set "vpod$i" up
+		ip -n "$NODE" route add "$(pod_ip4 "$i")/32" dev "vpod$i"
+		ip -n "$NODE" -6 route add "$(pod_ip6 "$i")/128" dev "vpod$i"
+		ip -n "$ns" addr add "$(pod_ip4 "$i")/32" dev eth0
+		ip -n "$ns" addr add "$(pod_ip6 "$i")/128" dev eth0 nodad
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add 10.244.0.1/32 dev eth0 scope link
+		ip -n "$ns" route add default via 10.244.0.1 dev eth0
+		ip -n "$ns" -6 route add default via fe80::1 dev eth0
+	done
+	log "topology: node $NODE, client $CLIENT, $n pods ($(pod_ns 1) ...)"
+}
+
+# ---------------------------------------------------------------------------
+# Processes
+
+# bg_start NS LOGFILE CMD... : runs CMD inside NS in the background; sets BG_PID.
+bg_start() {
+	local ns=$1 logf=$2
+	shift 2
+	ip netns exec "$ns" "$@" >>"$logf" 2>&1 &
+	BG_PID=$!
+	NFTP_PIDS+=("$BG_PID")
+	NFTP_LOGS+=("$logf")
+}
+
+# pod_serve I [PORT...]: podserver named pod-I on the given ports (default
+# 8080 5353 9000), TCP and UDP each; waits until it listens.
+pod_serve() {
+	local i=$1 ready="$TMP/pod$1.ready" args=() p k
+	shift
+	local plist=("$@")
+	((${#plist[@]})) || plist=(8080 5353 9000)
+	for p in "${plist[@]}"; do args+=(--port "$p"); done
+	rm -f "$ready"
+	bg_start "$(pod_ns "$i")" "$TMP/pod$i.log" "$PODSERVER" --name "pod-$i" \
+		--ready-file "$ready" "${args[@]}"
+	for ((k = 0; k < 100; k++)); do
+		[[ -s $ready ]] && return 0
+		kill -0 "$BG_PID" 2>/dev/null || fail "podserver in pod $i exited: $(cat "$TMP/pod$i.log")"
+		sleep 0.05
+	done
+	fail "podserver in pod $i did not become ready in 5 s"
+}
+
+pod_serve_all() {
+	local i
+	for ((i = 1; i <= NPODS; i++)); do pod_serve "$i" "$@"; done
+}
+
+# ---------------------------------------------------------------------------
+# Manifests
+
+# svc_yaml NS NAME CLUSTERIPS PORTS
+#   CLUSTERIPS: comma separated, primary first ("10.96.0.10,fd00:10:96::10")
+#   PORTS: space separated NAME:PORT:PROTO:TARGETPORT ("http:80:TCP:8080");
+#          an empty NAME leaves the port unnamed
+svc_yaml() {
+	local ns=$1 name=$2 ips=$3 ports=$4 ip fams=() policy p pname pport pproto ptarget
+	local -a iplist
+	IFS=, read -r -a iplist <<<"$ips"
+	for ip in "${iplist[@]}"; do
+		if [[ $ip == *:* ]]; then fams+=(IPv6); else fams+=(IPv4); fi
+	done
+	if ((${#iplist[@]} > 1)); then policy=RequireDualStack; else policy=SingleStack; fi
+	cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  type: ClusterIP
+  clusterIP: ${iplist[0]}
+  clusterIPs:
+EOF
+	for ip in "${iplist[@]}"; do echo "  - $ip"; done
+	echo "  ipFamilyPolicy: $policy"
+	echo "  ipFamilies:"
+	for ip in "${fams[@]}"; do echo "  - $ip"; done
+	echo "  ports:"
+	for p in $ports; do
+		IFS=: read -r pname pport pproto ptarget <<<"$p"
+		[[ -n $pname ]] && echo "  - name: $pname" || echo "  -"
+		echo "    port: $pport"
+		echo "    protocol: $pproto"
+		echo "    targetPort: $ptarget"
+	done
+}
+
+# slice_yaml NS SERVICE SLICENAME FAMILY PORTS ENDPOINTS
+#   FAMILY: IPv4 | IPv6
+#   PORTS: space separated NAME:PORT:PROTO ("http:8080:TCP")
+#   ENDPOINTS: space separated IP or IP/notready ("10.244.1.1 10.244.1.4/notready")
+#              or IP/terminating (ready false, serving true, terminating true)
+#              or IP/noconditions (conditions: {} -- absent "ready" means ready)
+slice_yaml() {
+	local ns=$1 svc=$2 slice=$3 fam=$4 ports=$5 eps=$6 p pname pport pproto e ip state
+	cat <<EOF
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: $slice
+  namespace: $ns
+  labels:
+    kubernetes.io/service-name: $svc
+addressType: $fam
+ports:
+EOF
+	for p in $ports; do
+		IFS=: read -r pname pport pproto <<<"$p"
+		[[ -n $pname ]] && echo "- name: $pname" || echo "- name: \"\""
+		echo "  port: $pport"
+		echo "  protocol: $pproto"
+	done
+	if [[ -z $eps ]]; then
+		echo "endpoints: []"
+		return
+	fi
+	echo "endpoints:"
+	for e in $eps; do
+		ip=${e%%/*}
+		state=ready
+		[[ $e == */* ]] && state=${e#*/}
+		echo "- addresses:"
+		echo "  - \"$ip\""
+		echo "  conditions:"
+		case $state in
+		ready) echo "    ready: true" ;;
+		notready) echo "    ready: false" ;;
+		terminating) printf '    ready: false\n    serving: true\n    terminating: true\n' ;;
+		noconditions) echo "    {}" ;;
+		*) fail "slice_yaml: unknown endpoint state $state" ;;
+		esac
+	done
+}
+
+# manifest_put FILE: stdin becomes $MANIFESTS/FILE, replaced atomically
+# (written next to the directory, then renamed into it).
+manifest_put() {
+	local f=$1 tmpf
+	tmpf=$(mktemp "$TMP/put.XXXXXX")
+	cat >"$tmpf"
+	mv -f "$tmpf" "$MANIFESTS/$f"
+}
+
+# manifest_rewrite FILE: stdin overwrites $MANIFESTS/FILE in place (truncate
+# and write, as an editor without atomic save would).
+manifest_rewrite() {
+	cat >"$MANIFESTS/$1"
+}
+
+manifest_rm() { rm -f "$MANIFESTS/$1"; }
+
+# ---------------------------------------------------------------------------
+# nftproxy
+
+# nftproxy_start [ARGS...]: nftproxy --manifests $MANIFESTS in the node
+# namespace, logging to $TMP/nftproxy.log (appended across restarts).
+nftproxy_start() {
+	NFTPROXY_LOG="$TMP/nftproxy.log"
+	echo "---- $(date +%T.%3N) nftproxy --manifests $MANIFESTS --v 2 $*" >>"$NFTPROXY_LOG"
+	bg_start "$NODE" "$NFTPROXY_LOG" "$NFTPROXY" --manifests "$MANIFESTS" --v 2 "$@"
+	NFTPROXY_PID=$BG_PID
+	sleep 0.1
+	kill -0 "$NFTPROXY_PID" 2>/dev/null || fail "nftproxy exited at once: $(tail -n 20 "$NFTPROXY_LOG")"
+	log "nftproxy started (pid $NFTPROXY_PID)"
+}
+
+nftproxy_alive() { [[ -n $NFTPROXY_PID ]] && kill -0 "$NFTPROXY_PID" 2>/dev/null; }
+
+# nftproxy_stop [SIGNAL]: default TERM; waits for the process to end.
+nftproxy_stop() {
+	local sig=${1:-TERM} rc=0
+	[[ -n $NFTPROXY_PID ]] || return 0
+	kill -"$sig" "$NFTPROXY_PID" 2>/dev/null || true
+	wait "$NFTPROXY_PID" 2>/dev/null || rc=$?
+	log "nftproxy (pid $NFTPROXY_PID) stopped with SIG$sig, exit status $rc"
+	NFTPROXY_PID=""
+}
+
+nftproxyctl() { ip netns exec "$NODE" "$NFTPROXYCTL" "$@"; }
+
+# dump_lines [ARGS...]: the service map read back from the kernel, one sorted
+# line per service port and family:
+#   NS/NAME PORTNAME PROTO IP PORT -> EPIP:EPPORT,EPIP:EPPORT   (endpoints sorted)
+# (an unnamed port shows as "-"; protocols lower case)
+dump_lines() {
+	local json
+	json=$(ip netns exec "$NODE" "$NFTPROXYCTL" dump --json "$@" 2>"$TMP/dump.err") || return 1
+	jq -r '.services[]
+		| "\(.namespace)/\(.name) \(if (.port_name // "") == "" then "-" else .port_name end) \(.protocol | ascii_downcase) \(.ip | ascii_downcase) \(.port) -> \([(.endpoints // [])[] | "\(.ip | ascii_downcase):\(.port)"] | sort | join(","))"' \
+		<<<"$json" | LC_ALL=C sort
+}
+
+# wait_dump [--cluster-name N] [--timeout S] LINE...: polls the dump until its
+# lines are exactly LINE... (any order); fails printing expected vs got.
+wait_dump() {
+	local timeout=10 args=()
+	while (($#)); do
+		case $1 in
+		--timeout) timeout=$2; shift 2 ;;
+		--cluster-name) args+=(--cluster-name "$2"); shift 2 ;;
+		*) break ;;
+		esac
+	done
+	local want got="" t0 deadline
+	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
+	t0=$(date +%s.%N)
+	deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%.3f", t + d }')
+	while :; do
+		got=$(dump_lines "${args[@]}" 2>/dev/null) || got="(nftproxyctl dump failed: $(cat "$TMP/dump.err" 2>/dev/null))"
+		if [[ $got == "$want" ]]; then
+			log "dump matches after $(awk -v t="$t0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - t }') s"
+			return 0
+		fi
+		if awk -v n="$(date +%s.%N)" -v d="$deadline" 'BEGIN { exit !(n > d) }'; then
+			break
+		fi
+		sleep 0.1
+	done
+	printf '[%s] dump did not reach the expected state in %s s\n--- expected\n%s\n--- got\n%s\n--- diff (expected vs got)\n' \
+		"$TEST_NAME" "$timeout" "$want" "$got" >&2
+	diff <(echo "$want") <(echo "$got") >&2 || true
+	fail "nftproxyctl dump mismatch"
+}
+
+# wait_dump_has [--cluster-name N] [--timeout S] LINE...: polls the dump until
+# it contains every LINE (other lines may be there too).
+wait_dump_has() {
+	local timeout=10 args=()
+	while (($#)); do
+		case $1 in
+		--timeout) timeout=$2; shift 2 ;;
+		--cluster-name) args+=(--cluster-name "$2"); shift 2 ;;
+		*) break ;;
+		esac
+	done
+	local got="" line missing k
+	for ((k = 0; k < timeout * 10; k++)); do
+		got=$(dump_lines "${args[@]}" 2>/dev/null) || got="(nftproxyctl dump failed: $(cat "$TMP/dump.err" 2>/dev/null))"
+		missing=""
+		for line in "$@"; do
+			grep -qxF -- "$line" <<<"$got" || missing+="$line"$'\n'
+		done
+		if [[ -z $missing ]]; then
+			log "dump has the expected lines after $(awk -v k="$k" 'BEGIN { printf "%.1f", k / 10 }') s"
+			return 0
+		fi
+		sleep 0.1
+	done
+	printf '[%s] dump lacks lines after %s s\n--- missing\n%s--- got\n%s\n' "$TEST_NAME" "$timeout" "$missing" "$got" >&2
+	fail "nftproxyctl dump mismatch"
+}
+
+# check_dump WHAT LINE...: the dump is exactly LINE... now (records a failure
+# with expected vs got otherwise; does not wait).
+check_dump() {
+	local what=$1 want got
+	shift
+	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
+	got=$(dump_lines 2>/dev/null) || got="(nftproxyctl dump failed: $(cat "$TMP/dump.err" 2>/dev/null))"
+	if [[ $got == "$want" ]]; then
+		pass "$what: dump as expected ($(wc -l <<<"$got") lines)"
+	else
+		check_failed "$what: dump differs
+--- expected
+$want
+--- got
+$got
+--- diff
+$(diff <(echo "$want") <(echo "$got"))"
+	fi
+}
+
+# nft_table [NAME]: `nft list table inet NAME` in the node namespace, with
+# counter values zeroed so that traffic does not make two listings differ.
+nft_table() {
+	ip netns exec "$NODE" nft list table inet "${1:-$NFTPROXY_TABLE}" |
+		sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/g'
+}
+
+# ---------------------------------------------------------------------------
+# Probing
+
+# probe_run NS PROBEARGS...: runs probe in NS; output in PROBE_OUT, exit
+# status in PROBE_RC (never fails by itself).
+probe_run() {
+	local ns=$1
+	shift
+	PROBE_RC=0
+	PROBE_OUT=$(ip netns exec "$ns" "$PROBE" "$@" 2>"$TMP/probe.err") || PROBE_RC=$?
+	PROBE_ERR=$(cat "$TMP/probe.err")
+	PROBE_DESC="probe in ${ns#"$PFX"-} $*"
+}
+
+# probe_bg NS OUTFILE PROBEARGS...: runs probe in the background; sets BG_PID.
+probe_bg() {
+	local ns=$1 out=$2
+	shift 2
+	ip netns exec "$ns" "$PROBE" "$@" >"$out" 2>"$out.err" &
+	BG_PID=$!
+	NFTP_PIDS+=("$BG_PID")
+}
+
+# probe_get KEY [OUTPUT]: a summary value ("ok", "refused", "ms_max_refused"...)
+probe_get() {
+	awk -v k="$1" '$1 == k && NF == 2 { print $2; f = 1 } END { if (!f) print 0 }' <<<"${2:-$PROBE_OUT}"
+}
+
+# probe_reply_count NAME [OUTPUT]: how many replies came from NAME.
+probe_reply_count() {
+	awk -v k="$1" '$1 == "reply" && $2 == k { print $3; f = 1 } END { if (!f) print 0 }' <<<"${2:-$PROBE_OUT}"
+}
+
+# probe_replies [OUTPUT]: "pod-1=20 pod-2=21 ..." (sorted)
+probe_replies() {
+	awk '$1 == "reply" { print $2 "=" $3 }' <<<"${1:-$PROBE_OUT}" | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+probe_summary() {
+	printf 'attempts=%s ok=%s refused=%s unreachable=%s timeout=%s error=%s replies=[%s]' \
+		"$(probe_get attempts)" "$(probe_get ok)" "$(probe_get refused)" \
+		"$(probe_get unreachable)" "$(probe_get timeout)" "$(probe_get error)" "$(probe_replies)"
+}
+
+# ---------------------------------------------------------------------------
+# Assertions (they record the failure and go on; see finish)
+
+assert_eq() {
+	local what=$1 want=$2 got=$3
+	if [[ $want == "$got" ]]; then
+		pass "$what: $got"
+	else
+		check_failed "$what: expected '$want', got '$got'"
+	fi
+}
+
+# assert_lt WHAT VALUE LIMIT (floating point)
+assert_lt() {
+	local what=$1 v=$2 lim=$3
+	if awk -v v="$v" -v l="$lim" 'BEGIN { exit !(v < l) }'; then
+		pass "$what: $v < $lim"
+	else
+		check_failed "$what: expected < $lim, got $v"
+	fi
+}
+
+# assert_probe_ok: every attempt of the last probe_run got a reply.
+assert_probe_ok() {
+	local n ok
+	n=$(probe_get attempts)
+	ok=$(probe_get ok)
+	if ((PROBE_RC == 0 && n > 0 && ok == n)); then
+		pass "$PROBE_DESC: $(probe_summary)"
+	else
+		check_failed "$PROBE_DESC: expected every attempt answered, got $(probe_summary)
+$PROBE_ERR"
+	fi
+}
+
+# assert_probe_refused [MAX_MS]: every attempt refused, the slowest refusal in
+# under MAX_MS (default 500) milliseconds.
+assert_probe_refused() {
+	local max=${1:-500} n r ms
+	n=$(probe_get attempts)
+	r=$(probe_get refused)
+	ms=$(probe_get ms_max_refused)
+	if ((n > 0 && r == n)) && awk -v v="$ms" -v l="$max" 'BEGIN { exit !(v < l) }'; then
+		pass "$PROBE_DESC: all $n refused, slowest refusal ${ms} ms"
+	else
+		check_failed "$PROBE_DESC: expected every attempt refused within $max ms, got $(probe_summary), slowest refusal ${ms} ms, slowest failure $(probe_get ms_max_fail) ms
+$PROBE_ERR"
+	fi
+}
+
+# assert_replies_only NAME...: the replies came from these names only, and
+# each of them answered at least once.
+assert_replies_only() {
+	local name bad="" missing="" got
+	got=$(awk '$1 == "reply" { print $2 }' <<<"$PROBE_OUT")
+	for name in $got; do
+		[[ " $* " == *" $name "* ]] || bad+=" $name"
+	done
+	for name in "$@"; do
+		(($(probe_reply_count "$name") > 0)) || missing+=" $name"
+	done
+	if [[ -z $bad && -z $missing ]]; then
+		pass "$PROBE_DESC: replies from exactly {$*}: $(probe_replies)"
+	else
+		check_failed "$PROBE_DESC: expected replies from each of {$*} and nobody else; got $(probe_replies)${bad:+ (unexpected:$bad)}${missing:+ (never answered:$missing)}"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Waiting for traffic
+
+# wait_traffic NS PROTO IP PORT [TIMEOUT_S]: polls single probes until one is
+# answered (e.g. after a restart); fails on timeout.
+wait_traffic() {
+	local ns=$1 proto=$2 ip=$3 port=$4 timeout=${5:-10} k
+	for ((k = 0; k < timeout * 10; k++)); do
+		if ip netns exec "$ns" "$PROBE" --proto "$proto" --timeout-ms 200 "$ip" "$port" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	fail "no answer from $ip $port/$proto in ${ns#"$PFX"-} after $timeout s"
+}
+
+# ---------------------------------------------------------------------------
+# Whole services: a Service and its EndpointSlices in one multi-document file
+
+# svc_manifest NS NAME IP4 IP6 PORTS EPS
+#   IP4/IP6: ClusterIPs ("" leaves that family out)
+#   PORTS: NAME:PORT:PROTO:TARGETPORT ... as for svc_yaml
+#   EPS: pod numbers, each optionally /notready, /terminating or /noconditions
+#        ("1 2 3 4/notready");
+#        "" = an EndpointSlice per family with no endpoints; "none" = no slices
+# Prints the YAML (Service, then an IPv4 and an IPv6 EndpointSlice).
+svc_manifest() {
+	local ns=$1 name=$2 ip4=$3 ip6=$4 ports=$5 eps=$6 p pname pport pproto ptarget
+	local sports="" e i st eps4="" eps6="" ips
+	ips=$ip4
+	[[ -n $ip6 ]] && ips=${ips:+$ips,}$ip6
+	svc_yaml "$ns" "$name" "$ips" "$ports"
+	[[ $eps == none ]] && return 0
+	for p in $ports; do
+		IFS=: read -r pname pport pproto ptarget <<<"$p"
+		sports+=" $pname:$ptarget:$pproto"
+	done
+	for e in $eps; do
+		i=${e%%/*}
+		st=""
+		[[ $e == */* ]] && st="/${e#*/}"
+		eps4+=" $(pod_ip4 "$i")$st"
+		eps6+=" $(pod_ip6 "$i")$st"
+	done
+	if [[ -n $ip4 ]]; then
+		echo "---"
+		slice_yaml "$ns" "$name" "$name-v4" IPv4 "$sports" "$eps4"
+	fi
+	if [[ -n $ip6 ]]; then
+		echo "---"
+		slice_yaml "$ns" "$name" "$name-v6" IPv6 "$sports" "$eps6"
+	fi
+}
+
+# svc_expect NS NAME IP4 IP6 PORTS EPS: the dump lines (see dump_lines) that
+# svc_manifest's objects should produce: ready endpoints only.
+svc_expect() {
+	local ns=$1 name=$2 ip4=$3 ip6=$4 ports=$5 eps=$6 p pname pport pproto ptarget ip e list
+	for p in $ports; do
+		IFS=: read -r pname pport pproto ptarget <<<"$p"
+		for ip in $ip4 $ip6; do
+			list=""
+			for e in $eps; do
+				[[ $e == none || $e == */notready || $e == */terminating ]] && continue
+				e=${e%%/*}
+				if [[ $ip == *:* ]]; then
+					list+="$(pod_ip6 "$e"):$ptarget"$'\n'
+				else
+					list+="$(pod_ip4 "$e"):$ptarget"$'\n'
+				fi
+			done
+			list=$(printf '%s' "$list" | LC_ALL=C sort | paste -sd, -)
+			printf '%s/%s %s %s %s %s -> %s\n' "$ns" "$name" "${pname:--}" \
+				"${pproto,,}" "$ip" "$pport" "$list"
+		done
+	done
+}
+
+# ---------------------------------------------------------------------------
+# Traces of probe --trace runs
+
+# trace_last FILE NAME: wall time of the last attempt NAME answered ("" if none)
+trace_last() {
+	awk -v n="reply=$2" '$1 == "attempt" && $5 == n { t = substr($3, 3) } END { print t }' "$1"
+}
+
+# trace_first_after FILE NAME T: wall time of the first attempt after T that
+# NAME answered ("" if none)
+trace_first_after() {
+	awk -v n="reply=$2" -v t0="$3" '$1 == "attempt" && $5 == n && substr($3, 3) + 0 > t0 + 0 { print substr($3, 3); exit }' "$1"
+}
+
+# trace_count_between FILE NAME T1 T2: attempts started in [T1, T2) that NAME answered
+trace_count_between() {
+	awk -v n="reply=$2" -v a="$3" -v b="$4" '$1 == "attempt" && $5 == n { t = substr($3, 3) + 0; if (t >= a && t < b) c++ } END { print c + 0 }' "$1"
+}
+
+# fdiff A B: A - B with 3 decimals
+fdiff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
+
+# assert_loop_clean FILE WHAT: a background probe run had no failed attempt.
+assert_loop_clean() {
+	local out=$1 what=$2 n ok
+	n=$(probe_get attempts "$(cat "$out")")
+	ok=$(probe_get ok "$(cat "$out")")
+	if ((n > 0 && n == ok)); then
+		pass "$what: $n attempts, all answered ($(probe_replies "$(cat "$out")"))"
+	else
+		check_failed "$what: $((n - ok)) of $n attempts failed: refused=$(probe_get refused "$(cat "$out")") unreachable=$(probe_get unreachable "$(cat "$out")") timeout=$(probe_get timeout "$(cat "$out")") error=$(probe_get error "$(cat "$out")")
+$(grep -v ' result=ok ' "$out" | grep '^attempt' | sed -n 1,10p)
+$(head -n 5 "$out.err" 2>/dev/null)"
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Reading nft listings
+
+# nft_chain_body TEXT CHAIN: the rules of CHAIN in an `nft list table` TEXT.
+nft_chain_body() {
+	awk -v c="$2" '
+		$1 == "chain" && ($2 == c || $2 == "\"" c "\"") { inside = 1; next }
+		inside && $0 ~ /^\t}/ { exit }
+		inside { print }' <<<"$1"
+}
+
+# nft_follow TEXT ELEMENT_REGEX: from the map element matching ELEMENT_REGEX
+# (e.g. '10\.96\.0\.30 \. sctp \. 9999'), follows goto/jump verdicts through
+# the chains (4 levels) and prints each chain visited and each DNAT reached:
+#   chain NAME
+#   dnat ip to 10.244.1.1:9999
+nft_follow() {
+	local text=$1 re=$2 chains next c depth body
+	chains=$({ grep -E -- "$re"' : (goto|jump) ' <<<"$text" || true; } |
+		sed -E "s/.*$re : (goto|jump) \"?([^\",} ]+)\"?.*/\\2/" | sort -u)
+	for ((depth = 0; depth < 4 && ${#chains}; depth++)); do
+		next=""
+		for c in $chains; do
+			echo "chain $c"
+			body=$(nft_chain_body "$text" "$c")
+			{ grep -oE 'dnat (ip6? )?to [^ ]+' <<<"$body" || true; }
+			next+=" $({ grep -oE '(goto|jump) "?[^",} ]+' <<<"$body" || true; } |
+				awk '{ gsub(/"/, "", $2); printf "%s ", $2 }')"
+		done
+		chains=$(tr ' ' '\n' <<<"$next" | { grep -v '^$' || true; } | sort -u)
+	done
+	return 0
+}

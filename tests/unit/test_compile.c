@@ -1,0 +1,269 @@
+/* The ruleset compiler, without a kernel: a model decoded from YAML gives
+ * exactly these chains, rules and map elements. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/kube/decode.h"
+#include "lib/model/store.h"
+#include "nft/compile.h"
+#include "nft/state.h"
+#include "tests/unit/check.h"
+
+static const struct nftc_config cfg = { .masq_mark = 0x4000 };
+
+static const char manifest[] =
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata: {name: web, namespace: shop}\n"
+	"spec:\n"
+	"  clusterIP: 10.96.0.10\n"
+	"  clusterIPs: [10.96.0.10, fd00:10:96::10]\n"
+	"  ipFamilies: [IPv4, IPv6]\n"
+	"  ports:\n"
+	"  - {name: http, port: 80, targetPort: 8080, protocol: TCP}\n"
+	"  - {name: dns, port: 53, targetPort: 5353, protocol: UDP}\n"
+	"---\n"
+	"apiVersion: discovery.k8s.io/v1\n"
+	"kind: EndpointSlice\n"
+	"metadata:\n"
+	"  name: web-v4\n"
+	"  namespace: shop\n"
+	"  labels: {kubernetes.io/service-name: web}\n"
+	"addressType: IPv4\n"
+	"ports:\n"
+	"- {name: http, port: 8080, protocol: TCP}\n"
+	"- {name: dns, port: 5353, protocol: UDP}\n"
+	"endpoints:\n"
+	"- addresses: [10.244.1.12]\n"
+	"  conditions: {ready: true}\n"
+	"- addresses: [10.244.1.11]\n"
+	"- addresses: [10.244.1.13]\n"
+	"  conditions: {ready: false}\n"
+	"---\n"
+	"apiVersion: discovery.k8s.io/v1\n"
+	"kind: EndpointSlice\n"
+	"metadata:\n"
+	"  name: web-v6\n"
+	"  namespace: shop\n"
+	"  labels: {kubernetes.io/service-name: web}\n"
+	"addressType: IPv6\n"
+	"ports:\n"
+	"- {name: http, port: 8080, protocol: TCP}\n"
+	"endpoints:\n"
+	"- addresses: [fd00:10:244::11]\n"
+	"---\n"
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata: {name: empty, namespace: shop}\n"
+	"spec:\n"
+	"  clusterIP: 10.96.0.20\n"
+	"  ports:\n"
+	"  - {port: 443, protocol: SCTP}\n"
+	"---\n"
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata: {name: headless, namespace: shop}\n"
+	"spec:\n"
+	"  clusterIP: None\n"
+	"  ports:\n"
+	"  - {port: 80}\n";
+
+static struct model *load(void)
+{
+	struct kdec_result res = { 0 };
+	struct model *m;
+	char err[KDEC_ERR_MAX];
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(kdec_parse_buffer(manifest, sizeof(manifest) - 1, "test", &res, err, sizeof(err)), 0);
+	CHECK_INT(res.n_rejected, 0);
+	for (size_t i = 0; i < res.n_objects; i++) {
+		struct kdec_object *o = &res.objects[i];
+
+		if (o->svc)
+			CHECK_INT(model_service_upsert(m, o->svc), 0);
+		else
+			CHECK_INT(model_slice_upsert(m, o->slice), 0);
+		o->svc = NULL;
+		o->slice = NULL;
+	}
+	kdec_result_fini(&res);
+	return m;
+}
+
+static const struct nft_chain_ir *find_chain(const struct nft_frag *f, const char *prefix,
+					     const char *suffix)
+{
+	size_t ls = strlen(suffix);
+
+	for (size_t i = 0; i < f->n_chains; i++) {
+		const char *n = f->chains[i].name;
+		size_t ln = strlen(n);
+
+		if (strncmp(n, prefix, strlen(prefix)) == 0 && ln >= ls && strcmp(n + ln - ls, suffix) == 0)
+			return &f->chains[i];
+	}
+	return NULL;
+}
+
+static const char *rule_text(const struct nft_chain_ir *c, size_t i)
+{
+	static char buf[512];
+
+	CHECK(i < c->n_rules);
+	nft_rule_print(&c->rules[i], buf, sizeof(buf));
+	return buf;
+}
+
+static void test_dual_stack_service(void)
+{
+	struct model *m = load();
+	struct nft_state *s;
+	struct nft_frag *f;
+	const struct nft_chain_ir *c;
+	char name[NFT_NAME_MAX], key[128];
+	size_t n_svc_elems = 0, n_lb = 0;
+
+	CHECK_INT(nft_state_new(&s), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", &s->lb, &f), 0);
+	/* v4 http: svc + 2 ready eps; v4 dns: svc + 2 eps; v6 http: svc + 1 ep;
+	 * v6 dns: no v6 endpoints -> no chains, a no-endpoint element. */
+	CHECK_INT(f->n_chains, 3 + 3 + 2);
+
+	c = find_chain(f, "svc-", "-shop/web/tcp/http");
+	CHECK(c != NULL);
+	nftc_svc_chain_name(name, AF_INET, "shop", "web", IPPROTO_TCP, "http");
+	CHECK(strcmp(c->name, name) == 0 || (nftc_svc_chain_name(name, AF_INET6, "shop", "web",
+							IPPROTO_TCP, "http"), strcmp(c->name, name) == 0));
+	CHECK_INT(c->n_rules, 1);
+	CHECK(strncmp(rule_text(c, 0), "numgen random mod ", 18) == 0);
+
+	/* Endpoint chains: hairpin mark, then DNAT; the not-ready one is absent. */
+	c = find_chain(f, "ep-", "-shop/web/tcp/http__10.244.1.11/8080");
+	CHECK(c != NULL);
+	CHECK_INT(c->n_rules, 2);
+	CHECK_STR(rule_text(c, 0), "ip saddr 10.244.1.11 meta mark set meta mark | 0x00004000");
+	CHECK_STR(rule_text(c, 1), "meta l4proto tcp dnat ip to 10.244.1.11:8080");
+	CHECK(find_chain(f, "ep-", "__10.244.1.13/8080") == NULL);
+	c = find_chain(f, "ep-", "-shop/web/udp/dns__10.244.1.12/5353");
+	CHECK(c != NULL);
+	CHECK_STR(rule_text(c, 1), "meta l4proto udp dnat ip to 10.244.1.12:5353");
+	c = find_chain(f, "ep-", "-shop/web/tcp/http__fd00:10:244::11/8080");
+	CHECK(c != NULL);
+	CHECK_STR(rule_text(c, 0), "ip6 saddr fd00:10:244::11 meta mark set meta mark | 0x00004000");
+	CHECK_STR(rule_text(c, 1), "meta l4proto tcp dnat ip6 to [fd00:10:244::11]:8080");
+
+	for (size_t i = 0; i < f->n_elems; i++) {
+		const struct nft_elem_ir *e = &f->elems[i];
+
+		nft_elem_key_print(e, key, sizeof(key));
+		if (!e->set) {
+			n_lb++;
+			CHECK(strncmp(e->chain, "ep-", 3) == 0);
+			continue;
+		}
+		n_svc_elems++;
+		if (strcmp(key, "10.96.0.10 . tcp . 80") == 0) {
+			CHECK_STR(e->set, "service-ips");
+			CHECK(strstr(e->chain, "-shop/web/tcp/http") != NULL);
+			CHECK_STR(e->comment, "shop/web/tcp/http");
+		} else if (strcmp(key, "fd00:10:96::10 . udp . 53") == 0) {
+			CHECK_STR(e->set, "no-endpoint-services6");
+			CHECK_STR(e->chain, "reject-chain");
+		}
+	}
+	CHECK_INT(n_svc_elems, 4);
+	CHECK_INT(n_lb, 2 + 2 + 1);
+	nft_frag_free(f);
+
+	/* Stable: compiling again gives the same names and LB slots. */
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", &s->lb, &f), 0);
+	c = find_chain(f, "svc-", "-shop/web/tcp/http");
+	CHECK(c != NULL && c->has_lb);
+	nft_frag_free(f);
+	nft_state_free(s);
+	model_free(m);
+}
+
+static void test_no_endpoints_and_ignored(void)
+{
+	struct model *m = load();
+	struct nft_state *s;
+	struct nft_frag *f;
+	char key[128];
+
+	CHECK_INT(nft_state_new(&s), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/empty", &s->lb, &f), 0);
+	CHECK_INT(f->n_chains, 0);
+	CHECK_INT(f->n_elems, 1);
+	nft_elem_key_print(&f->elems[0], key, sizeof(key));
+	CHECK_STR(key, "10.96.0.20 . sctp . 443");
+	CHECK_STR(f->elems[0].set, "no-endpoint-services");
+	CHECK_STR(f->elems[0].chain, "reject-chain");
+	nft_frag_free(f);
+
+	/* Headless and unknown services compile to nothing. */
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/headless", &s->lb, &f), 0);
+	CHECK_INT(f->n_chains + f->n_elems, 0);
+	nft_frag_free(f);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/nope", &s->lb, &f), 0);
+	CHECK_INT(f->n_chains + f->n_elems, 0);
+	nft_frag_free(f);
+	nft_state_free(s);
+	model_free(m);
+}
+
+static void test_skeleton(void)
+{
+	struct nft_frag *f;
+	const struct nft_chain_ir *c;
+
+	CHECK_INT(nftc_skeleton(&cfg, &f), 0);
+	c = find_chain(f, "services", "services");
+	CHECK(c != NULL);
+	CHECK_STR(rule_text(c, 0), "ip daddr . meta l4proto . th dport vmap @service-ips");
+	CHECK_STR(rule_text(c, 1), "ip6 daddr . meta l4proto . th dport vmap @service-ips6");
+	c = find_chain(f, "masquerading", "masquerading");
+	CHECK(c != NULL);
+	CHECK_STR(rule_text(c, 0), "meta mark & 0x00004000 == 0x00000000 return");
+	CHECK_STR(rule_text(c, 1), "meta mark set meta mark ^ 0x00004000");
+	CHECK_STR(rule_text(c, 2), "masquerade fully-random");
+	c = find_chain(f, "filter-forward", "filter-forward");
+	CHECK(c != NULL && c->hook == NFT_HOOK_FORWARD && c->prio == -110);
+	CHECK_STR(rule_text(c, 0), "ct state new jump no-endpoints");
+	c = find_chain(f, "nat-prerouting", "nat-prerouting");
+	CHECK(c != NULL && c->hook == NFT_HOOK_PREROUTING && c->prio == -100);
+	CHECK_STR(rule_text(c, 0), "jump services");
+	nft_frag_free(f);
+}
+
+static void test_chain_names(void)
+{
+	char a[NFT_NAME_MAX], b[NFT_NAME_MAX];
+	struct ip_addr ip;
+
+	nftc_svc_chain_name(a, AF_INET, "kube-system", "dns", IPPROTO_UDP, "dns");
+	nftc_svc_chain_name(b, AF_INET6, "kube-system", "dns", IPPROTO_UDP, "dns");
+	CHECK(strncmp(a, "svc-", 4) == 0);
+	CHECK(strcmp(a + 12, "-kube-system/dns/udp/dns") == 0);
+	CHECK(strcmp(a, b) != 0); /* families differ by hash */
+	nftc_svc_chain_name(b, AF_INET, "kube-system", "dns", IPPROTO_UDP, "dns");
+	CHECK_STR(a, b);
+	nftc_svc_chain_name(a, AF_INET, "default", "web", IPPROTO_TCP, NULL);
+	CHECK(strcmp(a + 12, "-default/web/tcp/") == 0);
+	CHECK_INT(ip_addr_parse("10.0.0.1", &ip), 0);
+	nftc_ep_chain_name(a, AF_INET, "default", "web", IPPROTO_TCP, "http", &ip, 80);
+	CHECK(strncmp(a, "ep-", 3) == 0);
+	CHECK(strcmp(a + 11, "-default/web/tcp/http__10.0.0.1/80") == 0);
+}
+
+int main(void)
+{
+	RUN(test_dual_stack_service);
+	RUN(test_no_endpoints_and_ignored);
+	RUN(test_skeleton);
+	RUN(test_chain_names);
+	return 0;
+}

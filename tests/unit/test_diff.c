@@ -1,0 +1,200 @@
+/* The diff without a kernel: plans are computed, then committed to the
+ * applied state as if the kernel had accepted them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/model/store.h"
+#include "nft/compile.h"
+#include "nft/diff.h"
+#include "nft/state.h"
+#include "tests/common/gen.h"
+#include "tests/unit/check.h"
+
+static const struct nftc_config cfg = { .masq_mark = 0x4000 };
+
+struct counts {
+	size_t n[NFT_OP_DEL_CHAIN + 1];
+	size_t total;
+};
+
+static struct counts count_ops(const struct nft_plan *p)
+{
+	struct counts c = { 0 };
+
+	for (int ph = 0; ph < NFT_PH_COUNT; ph++)
+		for (size_t i = 0; i < p->n_ops[ph]; i++) {
+			c.n[p->ops[ph][i].kind]++;
+			c.total++;
+		}
+	return c;
+}
+
+/* One sync as nft/sync.c does it, minus the kernel. */
+static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
+{
+	struct nft_plan p;
+	struct counts c;
+	char **keys = NULL;
+	int n = model_take_dirty(m, &keys);
+
+	CHECK(n >= 0);
+	nft_plan_init(&p, "nftproxy", full);
+	CHECK_INT(nft_plan_base(&p, s), 0);
+	if (full) {
+		struct nft_frag *skel;
+
+		CHECK_INT(nftc_skeleton(&cfg, &skel), 0);
+		CHECK_INT(nft_plan_frag(&p, s, skel), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		struct nft_frag *f;
+
+		CHECK_INT(nftc_compile_service(&cfg, m, keys[i], &s->lb, &f), 0);
+		CHECK_INT(nft_plan_frag(&p, s, f), 0);
+		free(keys[i]);
+	}
+	free(keys);
+	if (full)
+		CHECK_INT(nft_plan_strays(&p, s), 0);
+	c = count_ops(&p);
+	CHECK_INT(nft_plan_commit(&p, s), 0);
+	nft_plan_fini(&p);
+	return c;
+}
+
+static void populate(struct model *m, unsigned n, unsigned eps)
+{
+	for (unsigned i = 0; i < n; i++) {
+		CHECK_INT(model_service_upsert(m, gen_service(i)), 0);
+		CHECK_INT(model_slice_upsert(m, gen_slice(i, eps, 0)), 0);
+	}
+}
+
+/* The batch for one changed endpoint must not depend on the table's size. */
+static struct counts one_endpoint_change(unsigned n_services)
+{
+	struct nft_state *s;
+	struct model *m;
+	struct counts cold, again, one;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	populate(m, n_services, 3);
+	cold = sync_once(s, m, true);
+	/* table + 4 fixed maps + one LB map per service port */
+	CHECK_INT(cold.n[NFT_OP_ADD_SET], 4 + n_services);
+	CHECK_INT(cold.n[NFT_OP_ADD_TABLE], 1);
+	/* skeleton 10 chains; per service 1 svc + 3 ep chains */
+	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 10 + 4 * n_services);
+	/* per service: 1 LB rule + 3 x 2 endpoint rules; skeleton 15 rules */
+	CHECK_INT(cold.n[NFT_OP_ADD_RULE], 15 + 7 * n_services);
+	/* per service: 1 service-ips element + 3 LB elements */
+	CHECK_INT(cold.n[NFT_OP_ADD_ELEM], 4 * n_services);
+	CHECK_INT(cold.n[NFT_OP_DEL_CHAIN] + cold.n[NFT_OP_DEL_ELEM], 0);
+
+	/* Nothing changed: a full resync plans nothing. */
+	CHECK_INT(model_mark_all_dirty(m), 0);
+	again = sync_once(s, m, true);
+	CHECK_INT(again.total, 0);
+
+	/* The last endpoint of one service moves to a new address. */
+	CHECK_INT(model_slice_upsert(m, gen_slice(n_services / 2, 3, 0x400000)), 0);
+	one = sync_once(s, m, false);
+	nft_state_free(s);
+	model_free(m);
+	return one;
+}
+
+static void test_one_endpoint_batch_is_small(void)
+{
+	struct counts small = one_endpoint_change(10);
+	struct counts big = one_endpoint_change(10000);
+
+	/* gen 0x400000 shifts all three addresses: 3 new ep chains (+2 rules
+	 * each), 3 old ones flushed and deleted, 3 LB elements replaced; the
+	 * svc chain (mod 3) and its service-ips element are unchanged. */
+	CHECK_INT(small.n[NFT_OP_ADD_CHAIN], 3);
+	CHECK_INT(small.n[NFT_OP_ADD_RULE], 6);
+	CHECK_INT(small.n[NFT_OP_DEL_ELEM], 3);
+	CHECK_INT(small.n[NFT_OP_ADD_ELEM], 3);
+	CHECK_INT(small.n[NFT_OP_DEL_CHAIN], 3);
+	CHECK_INT(small.n[NFT_OP_FLUSH_CHAIN], 3);
+	CHECK_INT(small.n[NFT_OP_ADD_SET], 0);
+	fprintf(stderr, "one-endpoint plan: %zu ops at 10 services, %zu ops at 10000\n",
+		small.total, big.total);
+	CHECK_INT(big.total, small.total);
+}
+
+static void test_delete_and_no_endpoints(void)
+{
+	struct nft_state *s;
+	struct model *m;
+	struct counts c;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	populate(m, 5, 2);
+	sync_once(s, m, true);
+	size_t chains = s->chains.len, elems = s->elems.len;
+
+	/* Slice gone: the service rejects (one no-endpoint element), its svc
+	 * and ep chains and LB elements go away. */
+	CHECK_INT(model_slice_delete(m, "ns2", "svc2-abcde"), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 3);
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 3); /* service-ips + 2 LB elements */
+	CHECK_INT(s->chains.len, chains - 3);
+	CHECK_INT(s->elems.len, elems - 3 + 1);
+	/* Its LB slot is free again and a new service takes it. */
+	CHECK_INT(model_slice_upsert(m, gen_slice(2, 2, 0)), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 3);
+	CHECK_INT(c.n[NFT_OP_ADD_SET], 0);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 1); /* the no-endpoint element */
+
+	/* Service deleted: everything it had goes. */
+	CHECK_INT(model_service_delete(m, "ns3", "svc3"), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 3);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 3);
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM] + c.n[NFT_OP_ADD_CHAIN], 0);
+	CHECK(nft_state_owner(s, "ns3/svc3") == NULL);
+	nft_state_free(s);
+	model_free(m);
+}
+
+/* A state read back from the kernel has no owners: a full sync claims what
+ * matches and deletes only what the model no longer has. */
+static void test_full_sync_removes_strays(void)
+{
+	struct nft_state *s;
+	struct model *m;
+	struct counts c;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	populate(m, 3, 1);
+	sync_once(s, m, true);
+	/* Something else left in the table: a chain and an element. */
+	CHECK_INT(nft_state_put_chain(s, "svc-ZZZZZZZZ-old/gone/tcp/", 42, NULL), 0);
+	CHECK_INT(nft_state_put_elem(s, "service-ips", (const uint8_t *)"123456789012", 12,
+				     "svc-ZZZZZZZZ-old/gone/tcp/", NULL), 0);
+	CHECK_INT(model_mark_all_dirty(m), 0);
+	c = sync_once(s, m, true);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 1);
+	CHECK_INT(c.total, 3); /* flush + delete chain, delete element */
+	CHECK(hmap_get(&s->chains, "svc-ZZZZZZZZ-old/gone/tcp/") == NULL);
+	nft_state_free(s);
+	model_free(m);
+}
+
+int main(void)
+{
+	RUN(test_one_endpoint_batch_is_small);
+	RUN(test_delete_and_no_endpoints);
+	RUN(test_full_sync_removes_strays);
+	return 0;
+}

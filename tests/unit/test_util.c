@@ -1,0 +1,97 @@
+/* lib/util: hash map, short hashes, IP parsing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "lib/util/hash.h"
+#include "lib/util/hmap.h"
+#include "lib/util/ipaddr.h"
+#include "tests/unit/check.h"
+
+static void test_hmap_many(void)
+{
+	enum { N = 20000 };
+	struct hmap m = HMAP_INIT;
+	static char keys[N][16];
+	size_t it = 0, seen = 0;
+	void *v;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%d", i);
+		CHECK_INT(hmap_put(&m, keys[i], (void *)(long)(i + 1), NULL), 0);
+	}
+	CHECK_INT(m.len, N);
+	for (int i = 0; i < N; i++)
+		CHECK_INT((long)hmap_get(&m, keys[i]), i + 1);
+	/* Delete every other key: the rest must stay reachable (backward shift). */
+	for (int i = 0; i < N; i += 2)
+		CHECK_INT((long)hmap_del(&m, keys[i]), i + 1);
+	CHECK_INT(m.len, N / 2);
+	for (int i = 0; i < N; i++)
+		CHECK_INT((long)hmap_get(&m, keys[i]), i % 2 ? i + 1 : 0);
+	while (hmap_next(&m, &it, NULL, &v))
+		seen++;
+	CHECK_INT(seen, N / 2);
+	CHECK(hmap_del(&m, "absent") == NULL);
+	hmap_fini(&m);
+}
+
+static void test_hmap_replace(void)
+{
+	struct hmap m = HMAP_INIT;
+	void *old = (void *)1;
+
+	CHECK_INT(hmap_put(&m, "a", (void *)10, &old), 0);
+	CHECK(old == NULL);
+	CHECK_INT(hmap_put(&m, "a", (void *)20, &old), 0);
+	CHECK((long)old == 10);
+	CHECK_INT(m.len, 1);
+	hmap_fini(&m);
+}
+
+static void test_hash_short(void)
+{
+	char a[9], b[9], c[9];
+
+	hash_short("default/web/tcp/http", a);
+	hash_short("default/web/tcp/http", b);
+	hash_short("default/web/tcp/https", c);
+	CHECK_STR(a, b);
+	CHECK(strcmp(a, c) != 0);
+	CHECK_INT(strlen(a), 8);
+	for (int i = 0; i < 8; i++)
+		CHECK((a[i] >= 'A' && a[i] <= 'Z') || (a[i] >= '2' && a[i] <= '7'));
+}
+
+static void test_ipaddr(void)
+{
+	struct ip_addr a, b;
+	char buf[IP_ADDR_STRLEN];
+	uint8_t len;
+
+	CHECK_INT(ip_addr_parse("10.96.0.1", &a), 0);
+	CHECK_INT(a.family, AF_INET);
+	CHECK_STR(ip_addr_fmt(&a, buf), "10.96.0.1");
+	CHECK_INT(ip_addr_parse("fd00::1", &b), 0);
+	CHECK_INT(b.family, AF_INET6);
+	CHECK_STR(ip_addr_fmt(&b, buf), "fd00::1");
+	CHECK(ip_addr_cmp(&a, &b) != 0);
+	CHECK_INT(ip_addr_parse("10.0.0.256", &a), -EINVAL);
+	CHECK_INT(ip_addr_parse("", &a), -EINVAL);
+	CHECK_INT(ip_addr_parse("None", &a), -EINVAL);
+	CHECK_INT(ip_prefix_parse("192.0.2.0/24", &a, &len), 0);
+	CHECK_INT(len, 24);
+	CHECK_INT(ip_prefix_parse("fd00::/129", &a, &len), -EINVAL);
+	CHECK_INT(ip_prefix_parse("10.0.0.1", &a, &len), 0);
+	CHECK_INT(len, 32);
+	CHECK_INT(ip_prefix_parse("10.0.0.1/", &a, &len), -EINVAL);
+}
+
+int main(void)
+{
+	RUN(test_hmap_many);
+	RUN(test_hmap_replace);
+	RUN(test_hash_short);
+	RUN(test_ipaddr);
+	return 0;
+}
