@@ -248,9 +248,17 @@ static void build_chain_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, arg);
 }
 
+struct rule_req {
+	const char *table;
+	const char *chain;
+};
+
 static void build_rule_filter(struct nlmsghdr *nlh, void *arg)
 {
-	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, arg);
+	const struct rule_req *req = arg;
+
+	mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, req->table);
+	mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, req->chain);
 }
 
 static void build_set_filter(struct nlmsghdr *nlh, void *arg)
@@ -273,9 +281,29 @@ int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
 	r = nfnl_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
-	r = nfnl_dump(n, NFT_MSG_GETRULE, build_rule_filter, (void *)table, rule_cb, &rb);
-	if (r < 0 || rb.err < 0)
-		goto fail;
+	/* One dump per chain: the kernel finds a chain by hash, while a dump
+	 * of the whole table restarts its walk from the first rule for every
+	 * 32 KiB it returns (quadratic: 10 s at 10,000 x 10 instead of ~1). */
+	{
+		size_t it = 0, k = 0;
+		const char **names = calloc(s->chains.len ? s->chains.len : 1, sizeof(*names));
+		const char *name;
+
+		if (!names) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		while (hmap_next(&s->chains, &it, &name, NULL))
+			names[k++] = name;
+		for (size_t i = 0; i < k && r >= 0 && !rb.err; i++) {
+			struct rule_req req = { .table = table, .chain = names[i] };
+
+			r = nfnl_dump(n, NFT_MSG_GETRULE, build_rule_filter, &req, rule_cb, &rb);
+		}
+		free(names);
+		if (r < 0 || rb.err < 0)
+			goto fail;
+	}
 	r = nfnl_dump(n, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;

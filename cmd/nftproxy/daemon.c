@@ -193,7 +193,7 @@ static int handles_init(struct daemon *d)
 	if (r == 0)
 		r = uv_signal_start(&d->sigint, on_signal, SIGINT);
 	if (r < 0) {
-		log_error("cannot handle SIGTERM/SIGINT: %s; exiting", uv_strerror(r));
+		log_error("cannot handle SIGTERM/SIGINT: %s", uv_strerror(r));
 		return r;
 	}
 	return 0;
@@ -209,14 +209,14 @@ static int daemon_start(struct daemon *d)
 		return r;
 	r = model_new(&d->model);
 	if (r < 0)
-		return log_error_errno(r, "cannot create the model; exiting");
+		return log_error_errno(r, "cannot create the model");
 	r = nft_sync_new(&sc, &d->sync);
 	if (r < 0)
-		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket; "
-				       "exiting", d->cfg->table);
+		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket",
+				       d->cfg->table);
 	r = msrc_new(&d->loop, d->cfg->manifests, d->model, on_source_changed, d, &d->src);
 	if (r < 0)
-		return log_error_errno(r, "manifests %s: cannot create the source; exiting",
+		return log_error_errno(r, "manifests %s: cannot create the source",
 				       d->cfg->manifests);
 	/* Loads synchronously and logs why it failed. */
 	r = msrc_start(d->src);
@@ -248,6 +248,7 @@ int daemon_run(const struct daemon_config *cfg)
 		return 1;
 	}
 	if (daemon_start(&d) < 0) {
+		log_error("cannot start; exiting with status 1");
 		status = 1;
 		daemon_stop(&d);
 	}

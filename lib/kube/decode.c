@@ -183,7 +183,7 @@ static int kdec_document(struct kdec_parse *p, const struct doc *root)
 			char at[96];
 			int r;
 
-			snprintf(at, sizeof(at), "%s [%zu]", where, i);
+			snprintf(at, sizeof(at), "%s item %zu", where, i);
 			r = kdec_item(p, root->seq.items[i], NULL, NULL, at);
 			if (r < 0)
 				return r;

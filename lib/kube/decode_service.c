@@ -188,9 +188,13 @@ static int svc_cluster_ips(struct kdec_ctx *c, const struct doc *spec, struct mo
 				return r;
 			svc->n_cluster_ips = i + 1;
 		}
-		if (n == 2 && svc->cluster_ips[0].family == svc->cluster_ips[1].family)
+		if (n == 2 && svc->cluster_ips[0].family == svc->cluster_ips[1].family) {
+			char val[96];
+
 			return kdec_fail(c, "spec.clusterIPs[1]",
-					 "is of the same family as spec.clusterIPs[0]");
+					 "%s is of the same family as spec.clusterIPs[0]",
+					 doc_describe(seq->seq.items[1], val, sizeof(val)));
+		}
 		return 0;
 	}
 	if (!ip || !*ip)

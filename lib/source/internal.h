@@ -59,6 +59,7 @@ struct msrc_file {
 	bool have_hash;
 	uint64_t bad_hash;         /* content hash of the last rejected content */
 	bool have_bad;
+	int last_err;              /* -errno of the last failed stat/read, warned once */
 	bool seen;                 /* listed by the scan in progress */
 	bool force;                /* an event named it: read even if stat looks unchanged */
 	struct msrc_entry **entries; /* objects this file provides */

@@ -77,7 +77,8 @@ static int read_file(int dirfd, const char *name, char **buf_out, size_t *len_ou
 	size_t len = 0, cap;
 	int fd, r;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO swapped in after the stat must not hang the loop. */
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, st) < 0) {
@@ -188,8 +189,11 @@ static int scan_file(struct msrc *s, int dirfd, struct msrc_file *f, bool force,
 		if (errno == ENOENT)
 			return -ENOENT;
 		r = -errno;
-		log_warn("manifest %s/%s: cannot stat it: %s; keeping its %zu objects",
-			 s->dir, f->name, strerror(-r), f->n_entries);
+		if (r != f->last_err)
+			log_warn("manifest %s/%s: cannot stat it: %s; keeping its %zu objects and "
+				 "trying again on every rescan", s->dir, f->name, strerror(-r),
+				 f->n_entries);
+		f->last_err = r;
 		return 0;
 	}
 	if (!S_ISREG(sb.st_mode))
@@ -208,11 +212,14 @@ static int scan_file(struct msrc *s, int dirfd, struct msrc_file *f, bool force,
 		stat_copy(&f->st, &sb);
 		f->have_st = true;
 		f->force = false;
-		log_warn("manifest %s/%s: cannot read it: %s; keeping its %zu objects",
-			 s->dir, f->name, r == -EFBIG ? "larger than 64 MiB" : strerror(-r),
-			 f->n_entries);
+		if (r != f->last_err)
+			log_warn("manifest %s/%s: cannot read it: %s; keeping its %zu objects "
+				 "until it changes", s->dir, f->name,
+				 r == -EFBIG ? "larger than 64 MiB" : strerror(-r), f->n_entries);
+		f->last_err = r;
 		return 0;
 	}
+	f->last_err = 0;
 	st->files_read++;
 	stat_copy(&f->st, &sb);
 	f->have_st = true;

@@ -14,6 +14,7 @@
 #define NFTPROXY_SOURCE_SOURCE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -52,12 +53,13 @@ void msrc_set_timing(struct msrc *s, uint64_t debounce_ms, uint64_t max_delay_ms
 int msrc_start(struct msrc *s);
 
 /* Stops watching and releases the source once libuv has closed its handles:
- * then closed(data) is called (closed may be NULL) and s is freed. The loop
- * must run for that to happen. The objects the source upserted stay in the
+ * then s is freed and closed(data) is called (closed may be NULL). The loop
+ * must run for that to happen; s must not be used after this call. The objects the source upserted stay in the
  * model: the model is the owner's. */
 void msrc_close(struct msrc *s, void (*closed)(void *data));
 
-/* Number of files currently served and of distinct objects they provide. */
+/* Number of manifest files tracked (those that do not parse included), and
+ * of distinct objects they provide. */
 size_t msrc_file_count(const struct msrc *s);
 size_t msrc_object_count(const struct msrc *s);
 

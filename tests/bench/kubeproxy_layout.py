@@ -4,9 +4,9 @@
 Usage: kubeproxy_layout.py SERVICES ENDPOINTS [OUTFILE]
 
 The output reproduces, for S ClusterIP services with E endpoints each (TCP, IPv4),
-the transaction that kube-proxy's nftables proxier (pkg/proxy/nftables/proxier.go,
-Kubernetes v1.31-v1.33 era, via sigs.k8s.io/knftables) pipes into `nft -f -` on its
-first sync after start-up:
+the transaction that kube-proxy's nftables proxier (pkg/proxy/nftables/proxier.go in
+kubernetes/kubernetes as of commit b0f823e6, via sigs.k8s.io/knftables) pipes into
+`nft -f -` on its first sync after start-up:
 
   * table ip kube-proxy with its base chains (filter-prerouting/input/forward/output,
     filter-output-post-dnat, nat-prerouting/output/postrouting), the helper chains

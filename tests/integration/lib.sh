@@ -145,7 +145,7 @@ nftp_diagnostics() {
 		printf '[%s] ---- nft list ruleset in the node namespace\n' "$TEST_NAME" >&2
 		ip netns exec "$NODE" nft list ruleset >&2 2>&1 || true
 		printf '[%s] ---- conntrack (nf_conntrack entries, if readable)\n' "$TEST_NAME" >&2
-		ip netns exec "$NODE" cat /proc/net/nf_conntrack 2>/dev/null | sed -n 1,40p >&2 || true
+		ip netns exec "$NODE" cat /proc/net/nf_conntrack 2>/dev/null | sed -n 1,12p >&2 || true
 	fi
 }
 
@@ -778,31 +778,41 @@ $(head -n 5 "$out.err" 2>/dev/null)"
 # ---------------------------------------------------------------------------
 # Reading nft listings
 
-# nft_chain_body TEXT CHAIN: the rules of CHAIN in an `nft list table` TEXT.
-nft_chain_body() {
-	awk -v c="$2" '
-		$1 == "chain" && ($2 == c || $2 == "\"" c "\"") { inside = 1; next }
+# nft_block TEXT KIND NAME: the body of `chain NAME { ... }` or `map NAME
+# { ... }` (KIND chain|map) in an `nft list table` TEXT.
+nft_block() {
+	awk -v k="$2" -v c="$3" '
+		$1 == k && ($2 == c || $2 == "\"" c "\"") { inside = 1; next }
 		inside && $0 ~ /^\t}/ { exit }
 		inside { print }' <<<"$1"
 }
 
+# Verdict targets (goto/jump NAME) in a text, one per line.
+nft_verdict_targets() {
+	{ grep -oE '(goto|jump) "?[^",} ]+' || true; } | awk '{ gsub(/"/, "", $2); print $2 }'
+}
+
 # nft_follow TEXT ELEMENT_REGEX: from the map element matching ELEMENT_REGEX
-# (e.g. '10\.96\.0\.30 \. sctp \. 9999'), follows goto/jump verdicts through
-# the chains (4 levels) and prints each chain visited and each DNAT reached:
+# (e.g. '10\.96\.0\.30 \. sctp \. 9999'; an element comment may follow it),
+# follows goto/jump verdicts through chains and through the named verdict maps
+# they look up (`vmap @NAME`), 5 levels deep, and prints each chain visited
+# and each DNAT reached:
 #   chain NAME
 #   dnat ip to 10.244.1.1:9999
 nft_follow() {
-	local text=$1 re=$2 chains next c depth body
-	chains=$({ grep -E -- "$re"' : (goto|jump) ' <<<"$text" || true; } |
-		sed -E "s/.*$re : (goto|jump) \"?([^\",} ]+)\"?.*/\\2/" | sort -u)
-	for ((depth = 0; depth < 4 && ${#chains}; depth++)); do
+	local text=$1 re=$2 chains next c depth body m
+	chains=$({ grep -oE -- "$re( comment \"[^\"]*\")? : (goto|jump) \"?[^\",} ]+" <<<"$text" || true; } |
+		awk '{ gsub(/"/, "", $NF); print $NF }' | sort -u)
+	for ((depth = 0; depth < 5 && ${#chains}; depth++)); do
 		next=""
 		for c in $chains; do
 			echo "chain $c"
-			body=$(nft_chain_body "$text" "$c")
+			body=$(nft_block "$text" chain "$c")
 			{ grep -oE 'dnat (ip6? )?to [^ ]+' <<<"$body" || true; }
-			next+=" $({ grep -oE '(goto|jump) "?[^",} ]+' <<<"$body" || true; } |
-				awk '{ gsub(/"/, "", $2); printf "%s ", $2 }')"
+			next+=" $(nft_verdict_targets <<<"$body" | tr '\n' ' ')"
+			for m in $({ grep -oE 'vmap @[^ ]+' <<<"$body" || true; } | sed 's/^vmap @//'); do
+				next+=" $(nft_block "$text" map "$m" | nft_verdict_targets | tr '\n' ' ')"
+			done
 		done
 		chains=$(tr ' ' '\n' <<<"$next" | { grep -v '^$' || true; } | sort -u)
 	done

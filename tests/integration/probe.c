@@ -1,8 +1,8 @@
 /* probe: the client of the integration tests.
  *
  *   probe [--proto tcp|udp] [--count N] [--timeout-ms T] [--interval-ms I]
- *         [--duration-ms D] [--source IP] [--trace] [--expect ok|refused|any]
- *         IP PORT
+ *         [--duration-ms D] [--source IP] [--sport P | --sport-base P] [--trace]
+ *         [--expect ok|refused|any] IP PORT
  *
  * Makes N attempts (a fresh socket, so a fresh conntrack entry, each time) to
  * IP:PORT. A TCP attempt connects and reads the reply up to EOF; a UDP attempt
@@ -20,6 +20,12 @@
  * refusal. With --interval-ms the attempts are paced from a fixed schedule;
  * with --duration-ms the run stops after that long (--count 0 = no limit), and
  * SIGTERM/SIGINT stop it early: the summary is printed either way.
+ *
+ * The kernel picks a random source port per attempt, and a UDP attempt that
+ * happens to reuse the port of an earlier one joins that one's conntrack entry
+ * (and its DNAT choice). --sport-base P makes attempt i use port P+i, so no
+ * two attempts share a flow; --sport P makes every attempt use port P, so all
+ * attempts are one UDP flow as far as conntrack is concerned.
  *
  * The summary goes to stdout as "key value" lines, easy to read from shell:
  *
@@ -79,6 +85,8 @@ struct target {
 	struct sockaddr_storage src;
 	socklen_t srclen;           /* 0 = no --source */
 	int type;                   /* SOCK_STREAM / SOCK_DGRAM */
+	unsigned long sport;        /* 0 = kernel's choice */
+	bool sport_step;            /* attempt i uses sport + i */
 };
 
 static volatile sig_atomic_t stop;
@@ -101,8 +109,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: probe [--proto tcp|udp] [--count N] [--timeout-ms T] [--interval-ms I]\n"
-		"             [--duration-ms D] [--source IP] [--trace] [--expect ok|refused|any]\n"
-		"             IP PORT\n");
+		"             [--duration-ms D] [--source IP] [--sport P | --sport-base P] [--trace]\n"
+		"             [--expect ok|refused|any] IP PORT\n");
 }
 
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
@@ -195,8 +203,8 @@ static int wait_fd(int fd, short events, double deadline)
 
 /* One attempt. Fills reply (first line, NUL-terminated) on RES_OK, detail with a
  * description otherwise. */
-static enum result attempt(const struct target *t, double timeout_ms, char *reply,
-			   size_t rsize, char *detail, size_t dsize)
+static enum result attempt(const struct target *t, unsigned long seq, double timeout_ms,
+			   char *reply, size_t rsize, char *detail, size_t dsize)
 {
 	double deadline = now_mono_ms() + timeout_ms;
 	size_t got = 0;
@@ -212,10 +220,32 @@ static enum result attempt(const struct target *t, double timeout_ms, char *repl
 		snprintf(detail, dsize, "socket: %s", strerror(errno));
 		return RES_ERROR;
 	}
-	if (t->srclen && bind(fd, (const struct sockaddr *)&t->src, t->srclen) < 0) {
-		snprintf(detail, dsize, "bind source: %s", strerror(errno));
-		res = RES_ERROR;
-		goto out;
+	if (t->srclen || t->sport) {
+		struct sockaddr_storage src = t->src;
+		socklen_t srclen = t->srclen;
+		unsigned long port = t->sport ? t->sport + (t->sport_step ? seq : 0) : 0;
+		int one = 1;
+
+		if (port > 65535) {
+			snprintf(detail, dsize, "source port %lu out of range", port);
+			res = RES_ERROR;
+			goto out;
+		}
+		if (!srclen) {
+			memset(&src, 0, sizeof(src));
+			src.ss_family = t->addr.ss_family;
+			srclen = t->addrlen;
+		}
+		if (src.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&src)->sin6_port = htons((unsigned short)port);
+		else
+			((struct sockaddr_in *)&src)->sin_port = htons((unsigned short)port);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)&src, srclen) < 0) {
+			snprintf(detail, dsize, "bind source: %s", strerror(errno));
+			res = RES_ERROR;
+			goto out;
+		}
 	}
 	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 &&
 	    errno != EINPROGRESS) {
@@ -340,6 +370,8 @@ int main(int argc, char **argv)
 		{ "interval-ms", required_argument, NULL, 'i' },
 		{ "duration-ms", required_argument, NULL, 'd' },
 		{ "source", required_argument, NULL, 's' },
+		{ "sport", required_argument, NULL, 'S' },
+		{ "sport-base", required_argument, NULL, 'B' },
 		{ "trace", no_argument, NULL, 'T' },
 		{ "expect", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
@@ -357,7 +389,7 @@ int main(int argc, char **argv)
 	double start;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "p:c:t:i:d:s:Te:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:c:t:i:d:s:S:B:Te:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (strcmp(optarg, "tcp") == 0) {
@@ -385,6 +417,14 @@ int main(int argc, char **argv)
 		}
 		case 's':
 			source = optarg;
+			break;
+		case 'S':
+		case 'B':
+			if (parse_ulong(optarg, 65535, &t.sport) < 0 || t.sport == 0) {
+				fprintf(stderr, "probe: invalid source port \"%s\"\n", optarg);
+				return 2;
+			}
+			t.sport_step = c == 'B';
 			break;
 		case 'T':
 			trace = true;
@@ -458,7 +498,8 @@ int main(int argc, char **argv)
 
 		clock_gettime(CLOCK_REALTIME, &wall);
 		t0 = now_mono_ms();
-		res = attempt(&t, (double)timeout_ms, reply, sizeof(reply), detail, sizeof(detail));
+		res = attempt(&t, attempts, (double)timeout_ms, reply, sizeof(reply), detail,
+			      sizeof(detail));
 		ms = now_mono_ms() - t0;
 		attempts++;
 		counts[res]++;

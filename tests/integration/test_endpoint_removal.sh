@@ -18,17 +18,21 @@ wait_dump "${want3[@]}"
 # Out of the start-up sync's min-sync-period before changing anything.
 sleep 1.2
 
+# run_loops PHASE SPORT_BASE: a TCP/IPv4 and a UDP/IPv6 client loop. The UDP
+# loop gives every attempt its own source port (SPORT_BASE + i): a reused
+# port would join an older conntrack entry and its DNAT choice, which says
+# nothing about the rules (test_udp_conntrack covers such flows).
 run_loops() {
 	probe_bg "$CLIENT" "$TMP/$1-tcp4.out" --proto tcp --count 0 --interval-ms 10 --duration-ms 4000 \
 		--timeout-ms 1000 --trace 10.96.0.10 80
 	LOOP1=$BG_PID
 	probe_bg "$CLIENT" "$TMP/$1-udp6.out" --proto udp --count 0 --interval-ms 10 --duration-ms 4000 \
-		--timeout-ms 1000 --trace fd00:10:96::10 53
+		--timeout-ms 1000 --sport-base "$2" --trace fd00:10:96::10 53
 	LOOP2=$BG_PID
 }
 
 section "remove pod-3 (rewrite web.yaml in place)"
-run_loops remove
+run_loops remove 20000
 sleep 1
 t0=$(date +%s.%N)
 svc_manifest demo web 10.96.0.10 fd00:10:96::10 "$P" "1 2" | manifest_rewrite web.yaml
@@ -50,7 +54,7 @@ wait_dump --timeout 3 "${want2[@]}"
 
 section "add pod-3 back (web.yaml replaced by rename)"
 sleep 1.2
-run_loops add
+run_loops add 30000
 sleep 1
 t1=$(date +%s.%N)
 svc_manifest demo web 10.96.0.10 fd00:10:96::10 "$P" "1 2 3" | manifest_put web.yaml

@@ -82,8 +82,8 @@ static struct counts one_endpoint_change(unsigned n_services)
 	CHECK_INT(nft_state_new(&s), 0);
 	populate(m, n_services, 3);
 	cold = sync_once(s, m, true);
-	/* table + 4 fixed maps + one LB map per service port */
-	CHECK_INT(cold.n[NFT_OP_ADD_SET], 4 + n_services);
+	/* 4 fixed maps + one LB map per NFT_LB_PER_MAP service ports */
+	CHECK_INT(cold.n[NFT_OP_ADD_SET], 4 + (n_services + NFT_LB_PER_MAP - 1) / NFT_LB_PER_MAP);
 	CHECK_INT(cold.n[NFT_OP_ADD_TABLE], 1);
 	/* skeleton 10 chains; per service 1 svc + 3 ep chains */
 	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 10 + 4 * n_services);

@@ -368,6 +368,51 @@ static void test_malformed(void)
 	fx_fini(&fx);
 }
 
+/* A broken file is warned about once, not on every rescan or rewrite of
+ * the same broken content. */
+static void test_one_warning(void)
+{
+	char log_path[] = "/tmp/test_source.log.XXXXXX", line[4096];
+	int log_fd, saved, warnings = 0;
+	struct fx fx;
+	FILE *f;
+
+	fx_init(&fx);
+	write_file(&fx, "a.yaml", SVC_YAML, "web", "10.96.0.10", 80);
+	fx_start(&fx);
+
+	log_fd = mkstemp(log_path);
+	CHECK(log_fd >= 0);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	CHECK(saved >= 0);
+	CHECK(dup2(log_fd, STDERR_FILENO) >= 0);
+
+	write_file(&fx, "a.yaml", "kind: Service\nmetadata: {name: [\n");
+	run_for(&fx, 300);
+	/* The same broken content again (an event, a forced read), then
+	 * periodic rescans. */
+	write_file(&fx, "a.yaml", "kind: Service\nmetadata: {name: [\n");
+	run_for(&fx, 1500);
+
+	fflush(stderr);
+	CHECK(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	f = fdopen(log_fd, "r");
+	CHECK(f != NULL);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		fputs(line, stderr);
+		if (strstr(line, "a.yaml: line "))
+			warnings++;
+	}
+	fclose(f);
+	unlink(log_path);
+	CHECK_INT(warnings, 1);
+	check_web(&fx, "web", "10.96.0.10", 80, NULL, 0);
+	fx_fini(&fx);
+}
+
 static void test_rename(void)
 {
 	struct fx fx;
@@ -538,6 +583,7 @@ int main(void)
 	RUN(test_missing_dir);
 	RUN(test_change_and_remove);
 	RUN(test_malformed);
+	RUN(test_one_warning);
 	RUN(test_rename);
 	RUN(test_duplicates);
 	RUN(test_burst);
