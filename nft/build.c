@@ -346,6 +346,21 @@ struct nftnl_chain *nfb_chain_build(const char *table, const struct nft_chain_ir
 	return nc;
 }
 
+/* The set user data nft 1.0.6 writes for these declarations (key byte
+ * order, and for the LB maps `typeof numgen random mod 2`), so that
+ * `nft list` prints our maps' keys as it prints its own: without it a host
+ * byte order integer shows byte-swapped. Captured from nft itself. */
+static const uint8_t udata_service[] = {
+	0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x08,
+	0x00, 0x04, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+};
+static const uint8_t udata_lb[] = {
+	0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x1a,
+	0x00, 0x04, 0x17, 0x00, 0x00, 0x00, 0x01, 0x12, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x00, 0x00, 0x00, 0x04, 0x08,
+	0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+};
+
 struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
@@ -366,12 +381,14 @@ struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint3
 				  CONCAT(kind == NFT_SET_SERVICE4 ? DT_IPADDR : DT_IP6ADDR,
 					 DT_INET_PROTOCOL, DT_INET_SERVICE));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NFT_SET_SERVICE4 ? 12 : 24);
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_service, sizeof(udata_service));
 		break;
 	case NFT_SET_LB:
 		/* integer : verdict (numgen's output) */
 		nftnl_set_set_str(s, NFTNL_SET_NAME, nft_lb_map_name(lb_map, m));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_INTEGER);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_lb, sizeof(udata_lb));
 		break;
 	}
 	return s;
@@ -408,7 +425,6 @@ static int fp_expr_cb(struct nftnl_expr *e, void *data)
 	uint64_t *fp = data;
 	char buf[512];
 	int n = nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
-	if (getenv("NFTP_FP_DEBUG")) fprintf(stderr, "FP %s: %.*s\n", nftnl_expr_get_str(e, NFTNL_EXPR_NAME), n, buf);
 
 	if (n > 0) {
 		if ((size_t)n >= sizeof(buf))
