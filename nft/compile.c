@@ -37,6 +37,11 @@ void nftc_ep_chain_name(char *buf, int family, const char *ns, const char *name,
 
 	unit_id(id, sizeof(id), ns, name, proto, port_name);
 	ip_addr_fmt(ip, a);
+	/* nft's parser takes no ':' in a bare chain name: write IPv6 with
+	 * '.' so that `nft list table` output loads back with `nft -f`. */
+	for (char *c = a; *c; c++)
+		if (*c == ':')
+			*c = '.';
 	(void)!snprintf(seed, sizeof(seed), "%d|%s|%s|%u", family == AF_INET6 ? 6 : 4, id, a, port);
 	hash_short(seed, h);
 	if (snprintf(buf, NFT_NAME_MAX, "ep-%s-%s__%s/%u", h, id, a, port) >= NFT_NAME_MAX)

@@ -29,7 +29,8 @@ int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, c
 			 struct nft_lb_alloc *lb, struct nft_frag **out);
 
 /* Stable chain names: "svc-HASH-ns/name/proto/port" and
- * "ep-HASH-ns/name/proto/port__IP/PORT". buf must hold NFT_NAME_MAX. */
+ * "ep-HASH-ns/name/proto/port__IP/PORT" (IPv6 with '.' for ':', which
+ * nft's parser refuses in a name). buf must hold NFT_NAME_MAX. */
 #define NFT_NAME_MAX 256
 void nftc_svc_chain_name(char *buf, int family, const char *ns, const char *name,
 			 uint8_t proto, const char *port_name);

@@ -58,26 +58,26 @@ static int json_boolean(void *ctx, int val)
 static int json_number(void *ctx, const char *s, size_t len)
 {
 	struct doc *d = doc_new(DOC_INT);
-	char buf[64];
+	char *text;
 
-	if (!d)
+	/* yajl hands over the number's text, validated but not terminated. */
+	text = d ? strndup(s, len) : NULL;
+	if (!text) {
+		doc_free(d);
 		return json_add(ctx, NULL);
-	/* yajl has validated the syntax; digits beyond these are noise for
-	 * every field we read. */
-	if (len >= sizeof(buf))
-		len = sizeof(buf) - 1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (!strpbrk(buf, ".eE")) {
-		errno = 0;
-		d->i = strtoll(buf, NULL, 10);
+	}
+	errno = 0;
+	if (!strpbrk(text, ".eE")) {
+		d->i = strtoll(text, NULL, 10);
 		if (errno == 0)
-			return json_add(ctx, d);
+			goto out;
 	}
 	/* Fractions, exponents and integers beyond int64 stay numbers that
 	 * every integer field rejects, naming the value. */
 	d->type = DOC_FLOAT;
-	d->f = strtod(buf, NULL);
+	d->f = strtod(text, NULL);
+out:
+	free(text);
 	return json_add(ctx, d);
 }
 

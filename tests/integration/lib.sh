@@ -792,10 +792,43 @@ nft_verdict_targets() {
 	{ grep -oE '(goto|jump) "?[^",} ]+' || true; } | awk '{ gsub(/"/, "", $2); print $2 }'
 }
 
+# Named verdict map lookups in a chain body, one per line: "MOD OFFSET MAP"
+# for `numgen random mod MOD [offset OFFSET] vmap @MAP` (only the keys
+# OFFSET..OFFSET+MOD-1 can be hit), "- - MAP" for any other `vmap @MAP`.
+nft_vmap_refs() {
+	awk '{
+		for (i = 1; i <= NF; i++) {
+			if ($i != "vmap" || substr($(i + 1), 1, 1) != "@") continue
+			mod = "-"; off = "-"
+			for (j = 1; j < i; j++) {
+				if ($j == "mod") { mod = $(j + 1); off = 0 }
+				if ($j == "offset") off = $(j + 1)
+			}
+			print mod, off, substr($(i + 1), 2)
+		}
+	}'
+}
+
+# nft_map_targets TEXT MAP MOD OFFSET: verdict targets of MAP's elements,
+# only keys OFFSET..OFFSET+MOD-1 unless MOD is "-".
+nft_map_targets() {
+	local text=$1 m=$2 mod=$3 off=$4
+	if [[ $mod == - ]]; then
+		nft_block "$text" map "$m" | nft_verdict_targets
+		return 0
+	fi
+	nft_block "$text" map "$m" | tr '\n' ' ' |
+		{ grep -oE '(^|[{,][[:space:]]*)[0-9]+ : (goto|jump) "?[^",} ]+' || true; } |
+		sed -E 's/^[{,[:space:]]*//' |
+		awk -v lo="$off" -v n="$mod" '{ k = $1 + 0; gsub(/"/, "", $4)
+			if (k >= lo + 0 && k < lo + n) print $4 }'
+}
+
 # nft_follow TEXT ELEMENT_REGEX: from the map element matching ELEMENT_REGEX
 # (e.g. '10\.96\.0\.30 \. sctp \. 9999'; an element comment may follow it),
 # follows goto/jump verdicts through chains and through the named verdict maps
-# they look up (`vmap @NAME`), 5 levels deep, and prints each chain visited
+# they look up (`vmap @NAME`, only the slots a `numgen random mod N offset B`
+# can hit), 5 levels deep, and prints each chain visited
 # and each DNAT reached:
 #   chain NAME
 #   dnat ip to 10.244.1.1:9999
@@ -810,9 +843,10 @@ nft_follow() {
 			body=$(nft_block "$text" chain "$c")
 			{ grep -oE 'dnat (ip6? )?to [^ ]+' <<<"$body" || true; }
 			next+=" $(nft_verdict_targets <<<"$body" | tr '\n' ' ')"
-			for m in $({ grep -oE 'vmap @[^ ]+' <<<"$body" || true; } | sed 's/^vmap @//'); do
-				next+=" $(nft_block "$text" map "$m" | nft_verdict_targets | tr '\n' ' ')"
-			done
+			while read -r mod off m; do
+				[[ -n $m ]] || continue
+				next+=" $(nft_map_targets "$text" "$m" "$mod" "$off" | tr '\n' ' ')"
+			done < <(nft_vmap_refs <<<"$body")
 		done
 		chains=$(tr ' ' '\n' <<<"$next" | { grep -v '^$' || true; } | sort -u)
 	done

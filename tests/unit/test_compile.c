@@ -150,7 +150,7 @@ static void test_dual_stack_service(void)
 	c = find_chain(f, "ep-", "-shop/web/udp/dns__10.244.1.12/5353");
 	CHECK(c != NULL);
 	CHECK_STR(rule_text(c, 1), "meta l4proto udp dnat ip to 10.244.1.12:5353");
-	c = find_chain(f, "ep-", "-shop/web/tcp/http__fd00:10:244::11/8080");
+	c = find_chain(f, "ep-", "-shop/web/tcp/http__fd00.10.244..11/8080");
 	CHECK(c != NULL);
 	CHECK_STR(rule_text(c, 0), "ip6 saddr fd00:10:244::11 meta mark set meta mark | 0x00004000");
 	CHECK_STR(rule_text(c, 1), "meta l4proto tcp dnat ip6 to [fd00:10:244::11]:8080");

@@ -342,6 +342,17 @@ static void test_fqdn_and_portless(void)
 	upsert_slice(m, SLICE("web-p", "web", "IPv4",
 			      "ports: [{name: http, port: 1}]\nendpoints: [{addresses: [10.1.0.1]}]\n"));
 	CHECK_STR(eps(m, "web", "http", AF_INET, false), "10.1.0.1:1");
+	/* The addressType decides, even if a producer left addresses in an
+	 * FQDN slice (the decoder keeps none). */
+	{
+		struct model_slice *s = slice_yaml(SLICE("web-p", "web", "IPv4",
+							  "ports: [{name: http, port: 1}]\n"
+							  "endpoints: [{addresses: [10.1.0.1]}]\n"));
+
+		s->addr_type = SLICE_ADDR_FQDN;
+		CHECK_INT(model_slice_upsert(m, s), 0);
+		CHECK_STR(eps(m, "web", "http", AF_INET, false), "");
+	}
 	model_free(m);
 }
 
