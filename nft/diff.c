@@ -1,6 +1,8 @@
 #include "nft/diff.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ void nft_plan_fini(struct nft_plan *p)
 		free(p->frags[i].fps);
 	}
 	free(p->frags);
+	free(p->ct);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -251,6 +254,92 @@ static int frags_push(struct nft_plan *p, struct nft_frag *f, uint64_t *fps)
 	return 0;
 }
 
+static bool is_service_map(const char *set)
+{
+	return strcmp(set, NFT_MAP_SERVICE_IPS) == 0 || strcmp(set, NFT_MAP_SERVICE_IPS6) == 0 ||
+	       strcmp(set, NFT_MAP_NO_ENDPOINTS) == 0 || strcmp(set, NFT_MAP_NO_ENDPOINTS6) == 0;
+}
+
+static int ct_push(struct nft_plan *p, const struct nft_ct_flush *c)
+{
+	struct nft_ct_flush *n = realloc(p->ct, (p->n_ct + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	p->ct = n;
+	p->ct[p->n_ct++] = *c;
+	return 0;
+}
+
+/* "svc-HASH-ns/name/udp/port" -> "ns/name/udp/port" */
+static const char *unit_of(const char *chain)
+{
+	const char *p = strchr(chain, '-');
+
+	return p ? strchr(p + 1, '-') : NULL;
+}
+
+/* UDP has no connection to close: a flow keeps its conntrack entry, and so
+ * its endpoint, as long as it sends. When an endpoint goes away, or a
+ * service that rejected gets endpoints, those entries must go. */
+static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
+			  const struct nft_frag *f)
+{
+	char id[NFT_ELEM_ID_MAX];
+	int r;
+
+	for (size_t i = 0; i < owner->n_elems; i++) {
+		const struct nft_ap_elem *e = owner->elems[i];
+		struct nft_ct_flush c = { 0 };
+		size_t alen = e->key_len == 12 ? 4 : 16;
+		const char *unit;
+		uint16_t port;
+
+		if (!is_service_map(e->set) || e->key[alen] != IPPROTO_UDP)
+			continue;
+		c.svc.family = alen == 4 ? AF_INET : AF_INET6;
+		memcpy(c.svc.bytes, e->key, alen);
+		memcpy(&port, e->key + alen + 4, 2);
+		c.svc_port = ntohs(port);
+		if (strcmp(e->target, NFT_CHAIN_REJECT) == 0) {
+			/* Had no endpoint: does the new fragment give it some? */
+			nft_elem_id(id, alen == 4 ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6,
+				    e->key, e->key_len);
+			for (size_t k = 0; k < f->n_elems; k++) {
+				char nid[NFT_ELEM_ID_MAX], sb[16];
+
+				nft_elem_id(nid, nft_elem_set_name(&f->elems[k], sb), f->elems[k].key,
+					    f->elems[k].key_len);
+				if (strcmp(nid, id) == 0) {
+					c.any_ep = true;
+					if ((r = ct_push(p, &c)) < 0)
+						return r;
+					break;
+				}
+			}
+			continue;
+		}
+		unit = unit_of(e->target);
+		if (!unit)
+			continue;
+		for (size_t k = 0; k < owner->n_chains; k++) {
+			const struct nft_ap_chain *ch = owner->chains[k];
+			const char *eu = unit_of(ch->name);
+			size_t ul = strlen(unit);
+
+			if (ch->gen == p->gen || ch->ep_proto != IPPROTO_UDP ||
+			    ch->ep.family != c.svc.family || !eu || strncmp(eu, unit, ul) != 0 ||
+			    strncmp(eu + ul, "__", 2) != 0)
+				continue;
+			c.ep = ch->ep;
+			c.ep_port = ch->ep_port;
+			if ((r = ct_push(p, &c)) < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 {
 	struct nft_owner *owner = nft_state_owner(s, f->owner);
@@ -304,6 +393,8 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 	}
 	if (changed)
 		p->n_changed++;
+	if (changed && owner)
+		return plan_conntrack(p, owner, f);
 	return 0;
 }
 
@@ -353,6 +444,15 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 		c->has_lb = f->chains[i].has_lb;
 		c->lb_map = f->chains[i].lb_map;
 		c->lb_slot = f->chains[i].lb_slot;
+		for (size_t k = 0; k < f->chains[i].n_rules; k++) {
+			const struct nft_rule_ir *ru = &f->chains[i].rules[k];
+
+			if (ru->kind == NFT_RULE_DNAT) {
+				c->ep = ru->addr;
+				c->ep_port = ru->port;
+				c->ep_proto = ru->proto;
+			}
+		}
 		chains[nc++] = c;
 	}
 	for (size_t i = 0; i < f->n_elems; i++) {

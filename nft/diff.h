@@ -46,6 +46,17 @@ struct nft_op {
 	const char *comment;               /* ADD_ELEM: may be NULL */
 };
 
+/* Conntrack entries to delete once the batch is in: UDP flows that the
+ * kernel would otherwise keep sending to an endpoint that is gone, or that
+ * were rejected before a service had endpoints (kube-proxy does the same). */
+struct nft_ct_flush {
+	struct ip_addr svc;        /* original destination */
+	uint16_t svc_port;
+	bool any_ep;               /* every flow to svc:svc_port */
+	struct ip_addr ep;         /* else only those DNATed to ep:ep_port */
+	uint16_t ep_port;
+};
+
 struct nft_plan_frag {
 	struct nft_frag *frag;             /* owned */
 	uint64_t *fps;                     /* per chain of frag */
@@ -60,6 +71,8 @@ struct nft_plan {
 	bool full;                         /* objects no fragment claims are deleted */
 	uint32_t gen;
 	size_t n_changed;                  /* owners with at least one op */
+	struct nft_ct_flush *ct;
+	size_t n_ct;
 };
 
 void nft_plan_init(struct nft_plan *p, const char *table, bool full);

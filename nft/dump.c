@@ -148,12 +148,12 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 	struct hmap notes = HMAP_INIT;
 	struct nft_state *st = NULL;
 	struct nft_dump *d = NULL;
-	struct nfnl *n = NULL;
+	struct nfk *n = NULL;
 	size_t it = 0;
 	void *v;
 	int r;
 
-	r = nfnl_open(&n);
+	r = nfk_open(&n);
 	if (r < 0)
 		return r;
 	r = nft_state_new(&st);
@@ -199,7 +199,7 @@ out:
 	hmap_fini(&notes);
 	nft_dump_free(d);
 	nft_state_free(st);
-	nfnl_close(n);
+	nfk_close(n);
 	return r;
 }
 

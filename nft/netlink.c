@@ -30,7 +30,7 @@
 #define BATCH_OVERRUN (80 * 1024)
 #define RECV_BUF (1024 * 1024)
 
-struct nfnl {
+struct nfk {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
@@ -38,9 +38,9 @@ struct nfnl {
 	char *buf;                 /* RECV_BUF bytes for replies and dumps */
 };
 
-int nfnl_open(struct nfnl **out)
+int nfk_open(struct nfk **out)
 {
-	struct nfnl *n = calloc(1, sizeof(*n));
+	struct nfk *n = calloc(1, sizeof(*n));
 	int one = 1, r;
 
 	if (!n)
@@ -59,7 +59,7 @@ int nfnl_open(struct nfnl **out)
 	}
 	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		r = -errno;
-		nfnl_close(n);
+		nfk_close(n);
 		return log_error_errno(r, "Could not bind the netfilter netlink socket");
 	}
 	/* The kernel's error message (extack) says which attribute it refused. */
@@ -71,7 +71,7 @@ int nfnl_open(struct nfnl **out)
 	return 0;
 }
 
-void nfnl_close(struct nfnl *n)
+void nfk_close(struct nfk *n)
 {
 	if (!n)
 		return;
@@ -112,7 +112,7 @@ static int seqmap_push(struct seqmap *m, const struct nft_op *op, uint32_t count
 }
 
 struct batch_ctx {
-	struct nfnl *n;
+	struct nfk *n;
 	const char *table;
 	struct nftnl_batch *b;
 	struct seqmap map;
@@ -443,7 +443,7 @@ static int batch_send(struct batch_ctx *c, size_t *bytes)
 	return recv_errors(c);
 }
 
-int nfnl_send_plan(struct nfnl *n, const struct nft_plan *p, struct nfnl_send_stats *st)
+int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats *st)
 {
 	struct batch_ctx c = { .n = n, .table = p->table };
 	size_t bytes = 0;
@@ -499,10 +499,10 @@ out:
 	return r;
 }
 
-int nfnl_dump(struct nfnl *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
+int nfk_dump(struct nfk *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
 	      void *arg, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
-	char req[4096];
+	char req[4096] = { 0 };
 	struct nlmsghdr *nlh;
 	uint32_t seq = n->seq++;
 	ssize_t len;
@@ -525,7 +525,7 @@ int nfnl_dump(struct nfnl *n, uint16_t msg_type, void (*build)(struct nlmsghdr *
 	}
 }
 
-int nfnl_delete_table(struct nfnl *n, const char *name)
+int nfk_delete_table(struct nfk *n, const char *name)
 {
 	struct nftnl_table *t = nftnl_table_alloc();
 	struct nftnl_batch *b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);

@@ -7,14 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct nfnl;
+struct nfk;
 struct nft_plan;
 struct nlmsghdr;
 
-int nfnl_open(struct nfnl **out);
-void nfnl_close(struct nfnl *n);
+int nfk_open(struct nfk **out);
+void nfk_close(struct nfk *n);
 
-struct nfnl_send_stats {
+struct nfk_send_stats {
 	size_t messages;
 	size_t bytes;
 };
@@ -22,15 +22,15 @@ struct nfnl_send_stats {
 /* Serialises the plan into one batch and sends it. On a kernel error the
  * whole batch is void; each error is logged naming the operation's object
  * and owner. Returns 0, or the first kernel error (-errno). */
-int nfnl_send_plan(struct nfnl *n, const struct nft_plan *p, struct nfnl_send_stats *st);
+int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats *st);
 
 /* Runs a dump request (NFT_MSG_GET* with NLM_F_DUMP) and calls cb for each
  * message. build fills the request (table filter etc.) after the header.
  * Returns 0, -ENOENT when the table does not exist, or -errno. */
-int nfnl_dump(struct nfnl *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
+int nfk_dump(struct nfk *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
 	      void *arg, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 
 /* Deletes table `name` (inet family) in its own batch. Returns 0, -ENOENT. */
-int nfnl_delete_table(struct nfnl *n, const char *name);
+int nfk_delete_table(struct nfk *n, const char *name);
 
 #endif

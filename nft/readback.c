@@ -266,19 +266,19 @@ static void build_set_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, arg);
 }
 
-int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
+int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
 	     void *data)
 {
 	struct rb rb = { .table = table, .s = s, .on_rule = on_rule, .data = data };
 	int r;
 
-	r = nfnl_dump(n, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
+	r = nfk_dump(n, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "Could not list nftables tables");
 	if (!s->table_exists)
 		return 0;
-	r = nfnl_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
+	r = nfk_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
 	/* One dump per chain: the kernel finds a chain by hash, while a dump
@@ -298,13 +298,13 @@ int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
 		for (size_t i = 0; i < k && r >= 0 && !rb.err; i++) {
 			struct rule_req req = { .table = table, .chain = names[i] };
 
-			r = nfnl_dump(n, NFT_MSG_GETRULE, build_rule_filter, &req, rule_cb, &rb);
+			r = nfk_dump(n, NFT_MSG_GETRULE, build_rule_filter, &req, rule_cb, &rb);
 		}
 		free(names);
 		if (r < 0 || rb.err < 0)
 			goto fail;
 	}
-	r = nfnl_dump(n, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
+	r = nfk_dump(n, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
 	for (size_t i = 0; i < rb.n_sets; i++) {
@@ -312,7 +312,7 @@ int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
 		if (r < 0)
 			goto fail;
 		rb.cur_set = rb.sets[i];
-		r = nfnl_dump(n, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
+		r = nfk_dump(n, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
 		if (r < 0 || rb.err < 0)
 			goto fail;
 	}

@@ -9,7 +9,7 @@
 
 #include "lib/util/ipaddr.h"
 
-struct nfnl;
+struct nfk;
 struct nftnl_rule;
 struct nft_state;
 
@@ -27,7 +27,7 @@ void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);
 
 /* Fills the empty state s with table `table`. on_rule (may be NULL) sees
  * every rule. Returns 0 (s->table_exists tells whether it exists) or -errno. */
-int nfr_read(struct nfnl *n, const char *table, struct nft_state *s,
+int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
 	     void *data);
 

@@ -34,6 +34,10 @@ struct nft_ap_chain {
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
 	uint32_t gen;              /* last plan that claimed it */
+	/* Endpoint chains: where they DNAT to (unset when read back). */
+	uint8_t ep_proto;
+	uint16_t ep_port;
+	struct ip_addr ep;
 };
 
 struct nft_ap_elem {

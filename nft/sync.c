@@ -10,6 +10,7 @@
 #include "lib/model/store.h"
 #include "lib/util/log.h"
 #include "nft/compile.h"
+#include "nft/conntrack.h"
 #include "nft/diff.h"
 #include "nft/netlink.h"
 #include "nft/readback.h"
@@ -18,7 +19,7 @@
 struct nft_sync {
 	char table[64];
 	struct nftc_config ccfg;
-	struct nfnl *nl;
+	struct nfk *nl;
 	struct nft_state *state;   /* NULL: unknown, read it back first */
 	struct hmap pending;       /* owned keys of services not yet applied */
 };
@@ -60,7 +61,7 @@ int nft_sync_new(const struct nft_sync_config *cfg, struct nft_sync **out)
 		return -ENOMEM;
 	snprintf(s->table, sizeof(s->table), "%s", cfg->table ? cfg->table : "nftproxy");
 	s->ccfg.masq_mark = cfg->masq_mark ? cfg->masq_mark : 0x4000;
-	r = nfnl_open(&s->nl);
+	r = nfk_open(&s->nl);
 	if (r < 0) {
 		free(s);
 		return r;
@@ -85,7 +86,7 @@ void nft_sync_free(struct nft_sync *s)
 		return;
 	pending_clear(s);
 	nft_state_free(s->state);
-	nfnl_close(s->nl);
+	nfk_close(s->nl);
 	free(s);
 }
 
@@ -196,7 +197,7 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync_stats *stats)
 {
 	struct nft_sync_stats st = { 0 };
-	struct nfnl_send_stats ss = { 0 };
+	struct nfk_send_stats ss = { 0 };
 	struct nft_plan p;
 	double t0 = now_ms(), t1, t2;
 	int r;
@@ -228,7 +229,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		pending_clear(s);
 		goto done;
 	}
-	r = nfnl_send_plan(s->nl, &p, &ss);
+	r = nfk_send_plan(s->nl, &p, &ss);
 	t2 = now_ms();
 	st.send_ms = t2 - t1;
 	st.messages = ss.messages;
@@ -246,6 +247,14 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		goto out;
 	}
 	pending_clear(s);
+	if (p.n_ct) {
+		/* After the commit: new packets of those flows now find the new
+		 * rules. A failure here is logged and costs only stale flows. */
+		int n = nft_conntrack_flush(p.ct, p.n_ct);
+
+		if (n > 0)
+			log_v(2, "deleted %d stale UDP conntrack entries", n);
+	}
 done:
 	st.compile_ms = t1 - t0;
 	st.total_ms = now_ms() - t0;
@@ -273,10 +282,10 @@ out:
 int nft_table_delete(const char *table)
 {
 	struct nft_state *st = NULL;
-	struct nfnl *n = NULL;
+	struct nfk *n = NULL;
 	int r;
 
-	r = nfnl_open(&n);
+	r = nfk_open(&n);
 	if (r < 0)
 		return r;
 	r = nft_state_new(&st);
@@ -286,9 +295,9 @@ int nft_table_delete(const char *table)
 	r = nfr_read(n, table, st, NULL, NULL);
 	if (r < 0)
 		goto out;
-	r = st->table_exists ? nfnl_delete_table(n, table) : -ENOENT;
+	r = st->table_exists ? nfk_delete_table(n, table) : -ENOENT;
 out:
 	nft_state_free(st);
-	nfnl_close(n);
+	nfk_close(n);
 	return r;
 }

@@ -302,10 +302,30 @@ static void svc_prefix_mask(struct svc_prefix *p)
 	}
 }
 
+/* "addr/len" with blanks around it, as kube-proxy accepts (it trims them). */
+static int svc_parse_range(const char *s, struct svc_prefix *p)
+{
+	char buf[IP_ADDR_STRLEN + 8];
+	size_t len;
+
+	s += strspn(s, " \t");
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(buf) || !memchr(s, '/', len))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (ip_prefix_parse(buf, &p->addr, &p->len) < 0)
+		return -EINVAL;
+	svc_prefix_mask(p);
+	return 0;
+}
+
 static int svc_source_ranges(struct kdec_ctx *c, const struct doc *spec,
 			     struct model_service *svc)
 {
-	char path[KDEC_PATH_MAX], val[96], buf[IP_ADDR_STRLEN + 8];
+	char path[KDEC_PATH_MAX], val[96];
 	const struct doc *seq;
 	int r;
 
@@ -316,31 +336,16 @@ static int svc_source_ranges(struct kdec_ctx *c, const struct doc *spec,
 	if (!svc->lb_source_ranges)
 		return kdec_oom(c);
 	for (size_t i = 0; i < seq->seq.n; i++) {
-		struct svc_prefix *p = &svc->lb_source_ranges[i];
 		const char *s;
-		size_t len;
 
 		kdec_join_index(path, sizeof(path), "spec", "loadBalancerSourceRanges", i);
 		r = kdec_node_str(c, seq->seq.items[i], path, &s);
 		if (r < 0)
 			return r;
-		/* kube-proxy trims blanks around each range. */
-		s += strspn(s, " \t");
-		len = strlen(s);
-		while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-			len--;
-		if (len >= sizeof(buf) || !memchr(s, '/', len))
-			goto bad;
-		memcpy(buf, s, len);
-		buf[len] = '\0';
-		if (ip_prefix_parse(buf, &p->addr, &p->len) < 0)
-			goto bad;
-		svc_prefix_mask(p);
+		if (svc_parse_range(s, &svc->lb_source_ranges[i]) < 0)
+			return kdec_fail(c, path, "%s is not a CIDR (address/length)",
+					 doc_describe(seq->seq.items[i], val, sizeof(val)));
 		svc->n_lb_source_ranges = i + 1;
-		continue;
-bad:
-		return kdec_fail(c, path, "%s is not a CIDR (address/length)",
-				 doc_describe(seq->seq.items[i], val, sizeof(val)));
 	}
 	return 0;
 }

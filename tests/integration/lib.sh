@@ -189,6 +189,22 @@ nftp_on_error() {
 	printf '[%s] error: line %s: "%s" exited %s\n' "$TEST_NAME" "$line" "$cmd" "$rc" >&2
 }
 
+# A run killed with SIGKILL (a meson timeout) cannot clean up: the next run
+# removes namespaces of this harness's naming whose creator PID is gone, and
+# the processes left inside them.
+nftp_sweep_stale() {
+	local ns pid p
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
+		[[ $ns =~ ^np([0-9]+)x[0-9]+-(node|client|pod[0-9]+|req|scratch)$ ]] || continue
+		pid=${BASH_REMATCH[1]}
+		[[ -d /proc/$pid ]] && continue
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+		ip netns del "$ns" 2>/dev/null && printf '[%s] removed stale namespace %s\n' "$TEST_NAME" "$ns" >&2
+	done
+	return 0
+}
+[[ $(id -u) == 0 ]] && nftp_sweep_stale
+
 trap nftp_cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM

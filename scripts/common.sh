@@ -1,0 +1,60 @@
+# shellcheck shell=bash
+# Shared by scripts/demo.sh, scripts/test.sh and .ci/run: the packages nftproxy
+# needs on Debian, installed only when missing, and the meson build.
+
+NFTP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+# Build: compiler, meson, and the libraries of meson.build. Run: nftables
+# (nft, used by the tests to look at the table), iproute2 (network
+# namespaces). jq reads nftproxyctl dump --json in the tests.
+NFTP_PACKAGES=(meson ninja-build pkg-config gcc libnftnl-dev libmnl-dev libyajl-dev
+	libuv1-dev libyaml-dev libcurl4-openssl-dev nftables iproute2 jq)
+
+nftp_say() { printf '==> %s\n' "$*"; }
+
+# Prints the packages of NFTP_PACKAGES that are not installed.
+nftp_missing_packages() {
+	local p missing=()
+	command -v dpkg-query >/dev/null || { echo "${NFTP_PACKAGES[*]}"; return 0; }
+	for p in "${NFTP_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$p")
+	done
+	echo "${missing[*]}"
+}
+
+# Installs whatever is missing (apt-get update first); needs root and apt.
+nftp_install_packages() {
+	local missing
+	missing=$(nftp_missing_packages)
+	if [[ -z $missing ]]; then
+		nftp_say "packages: all present"
+		return 0
+	fi
+	if ! command -v apt-get >/dev/null; then
+		echo "missing packages: $missing (no apt-get here: install them by hand)" >&2
+		return 1
+	fi
+	if [[ $(id -u) != 0 ]]; then
+		echo "missing packages: $missing (run as root to install them)" >&2
+		return 1
+	fi
+	nftp_say "installing: $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+}
+
+# nftp_build DIR [MESON_OPTIONS...]: meson setup DIR (once), meson compile.
+nftp_build() {
+	local dir=$1
+	shift
+	if [[ ! -f $dir/build.ninja ]]; then
+		nftp_say "meson setup $dir $*"
+		rm -rf "$dir"
+		meson setup "$dir" "$NFTP_REPO" "$@"
+	fi
+	nftp_say "meson compile -C $dir"
+	meson compile -C "$dir"
+}

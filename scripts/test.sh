@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Every test in one command: installs what is missing (Debian), builds, runs
+# `meson test` (unit and integration suites) in the normal build and again in
+# an ASan/UBSan build, and ends with one line "N passed, M failed[, K skipped]"
+# counted from meson's test logs. Exits non-zero when anything failed.
+#
+#   sudo scripts/test.sh
+#
+# Environment: NFTP_SANITIZE=0 skips the sanitizer build; NFTP_SUITES="unit"
+# (space separated) limits the suites; extra arguments go to `meson test`.
+# The integration tests need root, network namespaces and nf_tables; without
+# them they are counted as skipped.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+source scripts/common.sh
+
+sanitize=${NFTP_SANITIZE:-1}
+suites=${NFTP_SUITES:-}
+builds=("$NFTP_REPO/build")
+((sanitize)) && builds+=("$NFTP_REPO/build-sanitize")
+failed_builds=0
+passed=0 failed=0 skipped=0
+
+nftp_install_packages || { echo "0 passed, 1 failed"; exit 1; }
+
+run_build() {
+	local dir=$1 opts=() suite_args=() s log
+	[[ $dir == */build-sanitize ]] && opts=("-Db_sanitize=address,undefined" -Db_lundef=false)
+	if ! nftp_build "$dir" "${opts[@]}"; then
+		echo "build in $dir failed" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	for s in $suites; do suite_args+=(--suite "$s"); done
+	log="$dir/meson-logs/testlog.json"
+	rm -f "$log"
+	nftp_say "meson test -C $dir ${suite_args[*]} $*"
+	# Sanitizer findings fail the test that hit them.
+	ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1} \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		meson test -C "$dir" --print-errorlogs --num-processes 2 "${suite_args[@]}" "$@"
+	if [[ ! -s $log ]]; then
+		echo "meson test in $dir wrote no results" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	# One JSON object per test: OK and EXPECTEDFAIL pass, SKIP skips, the rest fail.
+	read -r p f k < <(jq -rs '[ (map(select(.result == "OK" or .result == "EXPECTEDFAIL")) | length),
+		(map(select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")) | length),
+		(map(select(.result == "SKIP")) | length) ] | @tsv' "$log")
+	nftp_say "$(basename "$dir"): $p passed, $f failed, $k skipped"
+	jq -r 'select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP") | "    \(.result): \(.name)"' "$log"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
+}
+
+for b in "${builds[@]}"; do run_build "$b" "$@"; done
+
+failed=$((failed + failed_builds))
+summary="$passed passed, $failed failed"
+((skipped > 0)) && summary+=", $skipped skipped"
+echo
+echo "$summary"
+((failed == 0))
