@@ -77,13 +77,15 @@ static bool set_planned(const struct nft_plan *p, const char *name)
 }
 
 static int plan_set(struct nft_plan *p, struct nft_state *s, enum nft_set_kind kind,
-		    const char *name, uint32_t lb_map)
+		    const char *name, uint32_t lb_map, const char *owner)
 {
 	struct nft_op *op;
 
 	if (nft_state_has_set(s, name) || set_planned(p, name))
 		return 0;
-	op = op_add(p, NFT_PH_SETS, NFT_OP_ADD_SET, "");
+	/* An LB map is added for the first service that needs it: errors
+	 * name that service. */
+	op = op_add(p, NFT_PH_SETS, NFT_OP_ADD_SET, owner);
 	if (!op)
 		return -ENOMEM;
 	op->set_kind = kind;
@@ -105,7 +107,7 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s)
 	if (!s->table_exists && !op_add(p, NFT_PH_SETS, NFT_OP_ADD_TABLE, ""))
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		r = plan_set(p, s, fixed[i].kind, fixed[i].name, 0);
+		r = plan_set(p, s, fixed[i].kind, fixed[i].name, 0, "");
 		if (r < 0)
 			return r;
 	}
@@ -360,7 +362,8 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 		const struct nft_chain_ir *c = &f->chains[i];
 
 		if (c->has_lb) {
-			r = plan_set(p, s, NFT_SET_LB, nft_lb_map_name(c->lb_map, m), c->lb_map);
+			r = plan_set(p, s, NFT_SET_LB, nft_lb_map_name(c->lb_map, m), c->lb_map,
+				     f->owner);
 			if (r < 0)
 				return r;
 		}

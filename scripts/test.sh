@@ -25,6 +25,7 @@ nftp_install_packages || { echo "0 passed, 1 failed"; exit 1; }
 
 run_build() {
 	local dir=$1 opts=() suite_args=() s log
+	shift
 	[[ $dir == */build-sanitize ]] && opts=("-Db_sanitize=address,undefined" -Db_lundef=false)
 	if ! nftp_build "$dir" "${opts[@]}"; then
 		echo "build in $dir failed" >&2

@@ -193,13 +193,17 @@ nftp_on_error() {
 # removes namespaces of this harness's naming whose creator PID is gone, and
 # the processes left inside them.
 nftp_sweep_stale() {
-	local ns pid p
+	local ns pid p d
 	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
 		[[ $ns =~ ^np([0-9]+)x[0-9]+-(node|client|pod[0-9]+|req|scratch)$ ]] || continue
 		pid=${BASH_REMATCH[1]}
 		[[ -d /proc/$pid ]] && continue
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 		ip netns del "$ns" 2>/dev/null && printf '[%s] removed stale namespace %s\n' "$TEST_NAME" "$ns" >&2
+	done
+	for d in /tmp/nftproxy-it-*.p[0-9]*.*; do
+		[[ -d $d && $d =~ \.p([0-9]+)\.[^.]+$ ]] || continue
+		[[ -d /proc/${BASH_REMATCH[1]} ]] || rm -rf "$d"
 	done
 	return 0
 }
@@ -210,7 +214,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'nftp_on_error "$LINENO" "$BASH_COMMAND"' ERR
 
-TMP=$(mktemp -d "/tmp/nftproxy-it-$TEST_NAME.XXXXXX")
+TMP=$(mktemp -d "/tmp/nftproxy-it-$TEST_NAME.p$$.XXXXXX")
 MANIFESTS="$TMP/manifests"
 mkdir -p "$MANIFESTS"
 
@@ -452,6 +456,16 @@ nftproxy_start() {
 	log "nftproxy started (pid $NFTPROXY_PID)"
 }
 
+# Fails the test when the nftproxy started by nftproxy_start has exited.
+nftproxy_check_running() {
+	local rc=0
+	[[ -n $NFTPROXY_PID ]] || return 0
+	kill -0 "$NFTPROXY_PID" 2>/dev/null && return 0
+	wait "$NFTPROXY_PID" 2>/dev/null || rc=$?
+	NFTPROXY_PID=""
+	fail "nftproxy exited with status $rc while the test waited for it"
+}
+
 nftproxy_alive() { [[ -n $NFTPROXY_PID ]] && kill -0 "$NFTPROXY_PID" 2>/dev/null; }
 
 # nftproxy_stop [SIGNAL]: default TERM; waits for the process to end.
@@ -495,6 +509,7 @@ wait_dump() {
 	deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%.3f", t + d }')
 	while :; do
 		got=$(dump_lines "${args[@]}" 2>/dev/null) || got="(nftproxyctl dump failed: $(cat "$TMP/dump.err" 2>/dev/null))"
+		nftproxy_check_running
 		if [[ $got == "$want" ]]; then
 			log "dump matches after $(awk -v t="$t0" -v n="$(date +%s.%N)" 'BEGIN { printf "%.2f", n - t }') s"
 			return 0
@@ -528,6 +543,7 @@ wait_dump_has() {
 		for line in "$@"; do
 			grep -qxF -- "$line" <<<"$got" || missing+="$line"$'\n'
 		done
+		nftproxy_check_running
 		if [[ -z $missing ]]; then
 			log "dump has the expected lines after $(awk -v k="$k" 'BEGIN { printf "%.1f", k / 10 }') s"
 			return 0
