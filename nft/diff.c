@@ -22,12 +22,8 @@ void nft_plan_init(struct nft_plan *p, const char *table, bool full)
 
 void nft_plan_fini(struct nft_plan *p)
 {
-	for (int ph = 0; ph < NFT_PH_COUNT; ph++) {
-		for (size_t i = 0; i < p->n_ops[ph]; i++)
-			if (p->ops[ph][i].rule)
-				nftnl_rule_free(p->ops[ph][i].rule);
+	for (int ph = 0; ph < NFT_PH_COUNT; ph++)
 		free(p->ops[ph]);
-	}
 	for (size_t i = 0; i < p->n_frags; i++) {
 		nft_frag_free(p->frags[i].frag);
 		free(p->frags[i].fps);
@@ -114,25 +110,27 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s)
 	return 0;
 }
 
-/* Builds the chain's rules, fingerprints them, and queues them (flushing
- * the chain first when it exists) unless the kernel already has them. */
+/* Fingerprints the chain's rules and queues them (flushing the chain first
+ * when it exists) unless the kernel already has them. The libnftnl objects
+ * built for the fingerprint are dropped at once and built again when the
+ * batch is serialised: holding them for a whole table would double the
+ * peak memory of a cold start. */
 static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_frag *f,
 		      const struct nft_chain_ir *c, uint64_t *fp_out, bool *changed)
 {
-	struct nftnl_rule **rules;
 	struct nft_ap_chain *ap;
 	struct nft_op *op;
 	uint64_t fp = nfb_fp_init(c);
 	int r = 0;
 
-	rules = calloc(c->n_rules ? c->n_rules : 1, sizeof(*rules));
-	if (!rules)
-		return -ENOMEM;
 	for (size_t i = 0; i < c->n_rules; i++) {
-		r = nfb_rule_build(p->table, c->name, &c->rules[i], &rules[i]);
+		struct nftnl_rule *nr;
+
+		r = nfb_rule_build(p->table, c->name, &c->rules[i], &nr);
 		if (r < 0)
-			goto out;
-		fp = nfb_fp_add_rule(fp, rules[i]);
+			return r;
+		fp = nfb_fp_add_rule(fp, nr);
+		nftnl_rule_free(nr);
 	}
 	*fp_out = fp;
 
@@ -140,39 +138,27 @@ static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_
 	if (ap) {
 		ap->gen = p->gen;
 		if (ap->fp == fp)
-			goto out;
+			return 0;
 		op = op_add(p, NFT_PH_RULES, NFT_OP_FLUSH_CHAIN, f->owner);
-		if (!op) {
-			r = -ENOMEM;
-			goto out;
-		}
+		if (!op)
+			return -ENOMEM;
 		op->name = c->name;
 	} else {
 		op = op_add(p, NFT_PH_CHAINS, NFT_OP_ADD_CHAIN, f->owner);
-		if (!op) {
-			r = -ENOMEM;
-			goto out;
-		}
+		if (!op)
+			return -ENOMEM;
 		op->chain = c;
 		op->name = c->name;
 	}
 	*changed = true;
 	for (size_t i = 0; i < c->n_rules; i++) {
 		op = op_add(p, NFT_PH_RULES, NFT_OP_ADD_RULE, f->owner);
-		if (!op) {
-			r = -ENOMEM;
-			goto out;
-		}
+		if (!op)
+			return -ENOMEM;
 		op->name = c->name;
-		op->rule = rules[i];
-		rules[i] = NULL;
+		op->rule = &c->rules[i];
 	}
-out:
-	for (size_t i = 0; i < c->n_rules; i++)
-		if (rules[i])
-			nftnl_rule_free(rules[i]);
-	free(rules);
-	return r;
+	return 0;
 }
 
 static int plan_del_elem(struct nft_plan *p, const char *owner, const struct nft_ap_elem *ap)

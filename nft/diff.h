@@ -36,7 +36,7 @@ struct nft_op {
 	const char *owner;                 /* "ns/name" or "" (skeleton) */
 	const struct nft_chain_ir *chain;  /* ADD_CHAIN */
 	const char *name;                  /* chain of FLUSH/DEL/ADD_RULE */
-	struct nftnl_rule *rule;           /* ADD_RULE: owned by the plan until sent */
+	const struct nft_rule_ir *rule;    /* ADD_RULE: built when serialised */
 	enum nft_set_kind set_kind;        /* ADD_SET */
 	uint32_t lb_map;                   /* ADD_SET of an LB map */
 	char set[32];                      /* elements: map name */

@@ -197,8 +197,14 @@ static int put_rule(struct batch_ctx *c, const struct nft_op *op)
 	struct nlmsghdr *nlh;
 
 	if (op->kind == NFT_OP_ADD_RULE) {
+		struct nftnl_rule *r;
+		int ret = nfb_rule_build(c->table, op->name, op->rule, &r);
+
+		if (ret < 0)
+			return ret;
 		nlh = msg_begin(c, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
-		nftnl_rule_nlmsg_build_payload(nlh, op->rule);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
 	} else {
 		/* DELRULE naming only the chain flushes it. */
 		struct nftnl_rule *r = nftnl_rule_alloc();

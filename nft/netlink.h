@@ -19,9 +19,9 @@ struct nfk_send_stats {
 	size_t bytes;
 };
 
-/* Serialises the plan into one batch and sends it. On a kernel error the
- * whole batch is void; each error is logged naming the operation's object
- * and owner. Returns 0, or the first kernel error (-errno). */
+/* Serialises the plan into one batch and sends it. On a kernel error the whole batch is
+ * void; each error is logged naming the operation's object and owner.
+ * Returns 0, or the first kernel error (-errno). */
 int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats *st);
 
 /* Runs a dump request (NFT_MSG_GET* with NLM_F_DUMP) and calls cb for each

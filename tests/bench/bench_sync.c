@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "lib/model/store.h"
 #include "lib/util/log.h"
@@ -29,12 +30,25 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static long rss_kb(void)
+static long rss_peak_kb(void)
 {
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_maxrss;
+}
+
+static long rss_now_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	long pages = 0, resident = 0;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 static void run(struct nft_sync *s, struct model *m, bool full, const char *what)
@@ -78,7 +92,7 @@ int main(int argc, char **argv)
 	}
 	printf("services=%u endpoints=%u model_seconds=%.3f\n", n_svc, n_eps, now_s() - t0);
 	run(s, m, false, "cold");
-	printf("rss_after_cold_kb=%ld\n", rss_kb());
+	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld\n", rss_peak_kb(), rss_now_kb());
 
 	/* One endpoint of one service changes address (BENCH_REPEAT times,
 	 * to average, or to attach a profiler). */
@@ -101,7 +115,7 @@ int main(int argc, char **argv)
 		return 1;
 	model_mark_all_dirty(m);
 	run(s, m, false, "restart");
-	printf("rss_peak_kb=%ld\n", rss_kb());
+	printf("rss_peak_kb=%ld rss_now_kb=%ld\n", rss_peak_kb(), rss_now_kb());
 	nft_sync_free(s);
 	model_free(m);
 	return 0;

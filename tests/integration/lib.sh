@@ -4,10 +4,12 @@
 #   source "$(dirname "$0")/lib.sh"
 #   nftp_require              # exit 77 unless root, netns and nf_tables work
 #   topo_create 4             # node, client, pods 1..4 (see the picture below)
-#   pod_serve_all             # podserver "pod-i" in every pod, ports 8080, 5353
-#   svc_yaml ... > ... ; manifest_put web.yaml < file
+#   pod_serve_all             # podserver "pod-I" in every pod, ports 8080 5353 9000
+#   svc_manifest demo web 10.96.0.10 fd00:10:96::10 "http:80:TCP:8080" "1 2 3" |
+#           manifest_put web.yaml
 #   nftproxy_start
-#   wait_dump "demo/web http tcp 10.96.0.10 80 -> 10.244.1.1:8080,..."
+#   wait_dump "$(svc_expect demo web ... )"   # or literal dump lines:
+#             "demo/web http tcp 10.96.0.10 80 -> 10.244.1.1:8080,..."
 #   probe_run "$CLIENT" --proto tcp --count 60 10.96.0.10 80
 #   assert_probe_ok; assert_replies_only pod-1 pod-2 pod-3
 #
@@ -54,7 +56,6 @@ MANIFESTS=""
 NFTPROXY_PID=""
 NFTPROXY_LOG=""
 NFTPROXY_TABLE="nftproxy"
-NFTP_CLUSTER_ARGS=()
 declare -a NFTP_NAMESPACES=() NFTP_PIDS=() NFTP_LOGS=()
 NFTP_FAILURES=0
 
