@@ -27,6 +27,7 @@ void nft_plan_fini(struct nft_plan *p)
 	for (size_t i = 0; i < p->n_frags; i++) {
 		nft_frag_free(p->frags[i].frag);
 		free(p->frags[i].fps);
+		free(p->frags[i].ir_hashes);
 	}
 	free(p->frags);
 	free(p->ct);
@@ -116,13 +117,22 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s)
  * batch is serialised: holding them for a whole table would double the
  * peak memory of a cold start. */
 static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_frag *f,
-		      const struct nft_chain_ir *c, uint64_t *fp_out, bool *changed)
+		      const struct nft_chain_ir *c, uint64_t *fp_out, uint64_t *irh_out,
+		      bool *changed)
 {
-	struct nft_ap_chain *ap;
+	struct nft_ap_chain *ap = hmap_get(&s->chains, c->name);
+	uint64_t fp = nfb_fp_init(c), irh = nft_chain_ir_hash(c);
 	struct nft_op *op;
-	uint64_t fp = nfb_fp_init(c);
 	int r = 0;
 
+	*irh_out = irh;
+	/* Same IR as what the kernel got from us: same expressions. This keeps
+	 * periodic full resyncs from rebuilding every rule of the table. */
+	if (ap && ap->ir_hash == irh) {
+		ap->gen = p->gen;
+		*fp_out = ap->fp;
+		return 0;
+	}
 	for (size_t i = 0; i < c->n_rules; i++) {
 		struct nftnl_rule *nr;
 
@@ -134,7 +144,6 @@ static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_
 	}
 	*fp_out = fp;
 
-	ap = hmap_get(&s->chains, c->name);
 	if (ap) {
 		ap->gen = p->gen;
 		if (ap->fp == fp)
@@ -225,7 +234,7 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 	return 0;
 }
 
-static int frags_push(struct nft_plan *p, struct nft_frag *f, uint64_t *fps)
+static int frags_push(struct nft_plan *p, struct nft_frag *f, uint64_t *fps, uint64_t *irh)
 {
 	if (p->n_frags == p->cap_frags) {
 		size_t ncap = p->cap_frags ? p->cap_frags * 2 : 16;
@@ -238,6 +247,7 @@ static int frags_push(struct nft_plan *p, struct nft_frag *f, uint64_t *fps)
 	}
 	p->frags[p->n_frags].frag = f;
 	p->frags[p->n_frags].fps = fps;
+	p->frags[p->n_frags].ir_hashes = irh;
 	p->n_frags++;
 	return 0;
 }
@@ -332,15 +342,17 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 {
 	struct nft_owner *owner = nft_state_owner(s, f->owner);
 	bool changed = false;
-	uint64_t *fps;
+	uint64_t *fps, *irh;
 	char m[16];
 	int r;
 
 	if (!p->gen)
 		p->gen = ++s->gen;
 	fps = calloc(f->n_chains ? f->n_chains : 1, sizeof(*fps));
-	if (!fps || frags_push(p, f, fps) < 0) {
+	irh = calloc(f->n_chains ? f->n_chains : 1, sizeof(*irh));
+	if (!fps || !irh || frags_push(p, f, fps, irh) < 0) {
 		free(fps);
+		free(irh);
 		nft_frag_free(f);
 		return -ENOMEM;
 	}
@@ -353,7 +365,7 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 			if (r < 0)
 				return r;
 		}
-		r = plan_chain(p, s, f, c, &fps[i], &changed);
+		r = plan_chain(p, s, f, c, &fps[i], &irh[i], &changed);
 		if (r < 0)
 			return r;
 	}
@@ -412,7 +424,7 @@ int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
 }
 
 static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_frag *f,
-		     const uint64_t *fps)
+		     const uint64_t *fps, const uint64_t *irh)
 {
 	struct nft_ap_chain **chains = calloc(f->n_chains ? f->n_chains : 1, sizeof(*chains));
 	struct nft_ap_elem **elems = calloc(f->n_elems ? f->n_elems : 1, sizeof(*elems));
@@ -430,6 +442,7 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 			goto fail;
 		c->owner = o;
 		c->gen = s->gen;
+		c->ir_hash = irh[i];
 		c->has_lb = f->chains[i].has_lb;
 		c->lb_map = f->chains[i].lb_map;
 		c->lb_slot = f->chains[i].lb_slot;
@@ -524,7 +537,7 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 		r = nft_state_owner_get(s, f->owner, &o);
 		if (r < 0)
 			return r;
-		r = owner_set(s, o, f, p->frags[i].fps);
+		r = owner_set(s, o, f, p->frags[i].fps, p->frags[i].ir_hashes);
 		if (r < 0)
 			return r;
 	}

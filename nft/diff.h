@@ -60,6 +60,7 @@ struct nft_ct_flush {
 struct nft_plan_frag {
 	struct nft_frag *frag;             /* owned */
 	uint64_t *fps;                     /* per chain of frag */
+	uint64_t *ir_hashes;               /* per chain of frag */
 };
 
 struct nft_plan {

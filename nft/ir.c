@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "lib/model/types.h"
+#include "lib/util/hash.h"
 
 int nft_frag_new(const char *owner, struct nft_frag **out)
 {
@@ -203,4 +204,24 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size)
 	memcpy(&port, e->key + ip_addr_len(&ip) + 4, 2);
 	return snprintf(buf, size, "%s . %s . %u", ip_addr_fmt(&ip, a),
 			proto_name(e->key[ip_addr_len(&ip)]), ntohs(port));
+}
+
+uint64_t nft_chain_ir_hash(const struct nft_chain_ir *c)
+{
+	uint64_t h = hash_fnv1a(&c->hook, sizeof(c->hook), 0);
+
+	h = hash_fnv1a(&c->prio, sizeof(c->prio), h);
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct nft_rule_ir *r = &c->rules[i];
+		/* Field by field: the struct has padding. */
+		uint32_t v[8] = { r->kind, r->family, r->proto, r->port, r->mod, r->offset, r->map,
+				  r->mark };
+
+		h = hash_fnv1a(v, sizeof(v), h);
+		h = hash_fnv1a(r->addr.bytes, ip_addr_len(&r->addr), h);
+		if (r->target)
+			h = hash_fnv1a(r->target, strlen(r->target) + 1, h);
+		h = hash_fnv1a("|", 1, h);
+	}
+	return h ? h : 1; /* 0 means "not known" (read back) */
 }

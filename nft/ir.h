@@ -122,6 +122,10 @@ const char *nft_frag_strdup(struct nft_frag *f, const char *s);
 const char *nft_lb_map_name(uint32_t map, char buf[16]);
 const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16]);
 
+/* A hash of what the chain's IR says (hook, rules): equal IR builds equal
+ * expressions, so a chain whose IR hash is unchanged needs no rebuild. */
+uint64_t nft_chain_ir_hash(const struct nft_chain_ir *c);
+
 /* nft syntax of a rule / a key, for logs, tests and dumps. Returns the
  * length written (snprintf semantics). */
 int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size);

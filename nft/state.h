@@ -30,6 +30,7 @@ struct nft_owner;
 struct nft_ap_chain {
 	char *name;
 	uint64_t fp;               /* fingerprint of the rules (and base chain hook) */
+	uint64_t ir_hash;          /* nft_chain_ir_hash of what made fp; 0 = read back */
 	struct nft_owner *owner;   /* NULL until a sync claims it (read back) */
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
