@@ -6,10 +6,11 @@ NFTP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: compiler, meson, and the libraries of meson.build. Run: nftables
 # (nft, used by the tests to look at the table), iproute2 (network
-# namespaces), conntrack (the tests look at flows). jq reads nftproxyctl dump --json in the tests.
+# namespaces), conntrack (the tests look at flows), valgrind (leak checks).
+# jq reads nftproxyctl dump --json in the tests.
 NFTP_PACKAGES=(meson ninja-build pkg-config gcc libnftnl-dev libmnl-dev libyajl-dev
 	libuv1-dev libyaml-dev libcurl4-openssl-dev libnetfilter-conntrack-dev nftables
-	iproute2 conntrack jq)
+	iproute2 conntrack jq valgrind)
 
 nftp_say() { printf '==> %s\n' "$*"; }
 

@@ -6,7 +6,8 @@
 #
 #   sudo scripts/test.sh
 #
-# Environment: NFTP_SANITIZE=0 skips the sanitizer build; NFTP_SUITES="unit"
+# Environment: NFTP_SANITIZE=0 skips the sanitizer build, NFTP_VALGRIND=0 the
+# unit tests under valgrind; NFTP_SUITES="unit"
 # (space separated) limits the suites; extra arguments go to `meson test`.
 # The integration tests need root, network namespaces and nf_tables; without
 # them they are counted as skipped.
@@ -45,16 +46,42 @@ run_build() {
 		failed_builds=$((failed_builds + 1))
 		return
 	fi
+	count_log "$log" "$(basename "$dir")"
+}
+
+# count_log LOG LABEL: adds meson's results in LOG (testlog*.json) to the totals.
+count_log() {
+	local log=$1 label=$2 p f k
 	# One JSON object per test: OK and EXPECTEDFAIL pass, SKIP skips, the rest fail.
 	read -r p f k < <(jq -rs '[ (map(select(.result == "OK" or .result == "EXPECTEDFAIL")) | length),
 		(map(select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP")) | length),
 		(map(select(.result == "SKIP")) | length) ] | @tsv' "$log")
-	nftp_say "$(basename "$dir"): $p passed, $f failed, $k skipped"
+	nftp_say "$label: $p passed, $f failed, $k skipped"
 	jq -r 'select(.result != "OK" and .result != "EXPECTEDFAIL" and .result != "SKIP") | "    \(.result): \(.name)"' "$log"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
 }
 
+# The unit tests once more under valgrind (memcheck): errors and leaks fail.
+run_valgrind() {
+	local dir=$NFTP_REPO/build log
+	[[ -f $dir/build.ninja ]] || return 0
+	[[ -z $suites || " $suites " == *" unit "* ]] || return 0
+	log="$dir/meson-logs/testlog-valgrind.json"
+	rm -f "$log"
+	nftp_say "meson test -C $dir --setup valgrind --suite unit"
+	meson test -C "$dir" --setup valgrind --suite unit --print-errorlogs --num-processes 2
+	if [[ ! -s $log ]]; then
+		echo "meson test --setup valgrind wrote no results" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	count_log "$log" "valgrind"
+}
+
 for b in "${builds[@]}"; do run_build "$b" "$@"; done
+if command -v valgrind >/dev/null && [[ ${NFTP_VALGRIND:-1} != 0 ]]; then
+	run_valgrind
+fi
 
 failed=$((failed + failed_builds))
 summary="$passed passed, $failed failed"
