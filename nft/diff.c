@@ -341,6 +341,7 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 {
 	struct nft_owner *owner = nft_state_owner(s, f->owner);
+	size_t ops_before = nft_plan_size(p);
 	bool changed = false;
 	uint64_t *fps, *irh;
 	char m[16];
@@ -392,8 +393,12 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 			changed = true;
 		}
 	}
-	if (changed)
+	if (changed) {
 		p->n_changed++;
+		log_v(3, "%s%s: %zu chains, %zu map elements; %zu operations queued",
+		      f->owner[0] ? "service " : "table skeleton", f->owner, f->n_chains,
+		      f->n_elems, nft_plan_size(p) - ops_before);
+	}
 	if (changed && owner)
 		return plan_conntrack(p, owner, f);
 	return 0;

@@ -23,6 +23,7 @@ struct nft_sync {
 	struct nfk *nl;
 	struct nft_state *state;   /* NULL: unknown, read it back first */
 	struct hmap pending;       /* owned keys of services not yet applied */
+	bool need_full;            /* a full run failed: the retry is full too */
 };
 
 static double now_ms(void)
@@ -221,6 +222,9 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		      s->state->elems.len);
 		full = true;
 	}
+	/* A failed full run is retried as a full run, or leftovers (strays)
+	 * found by its read-back would stay until the next resync. */
+	full = full || s->need_full;
 	nft_plan_init(&p, s->table, full);
 	r = plan_build(s, m, full, &p, &st.services);
 	t1 = now_ms();
@@ -228,6 +232,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		goto fail;
 	if (nft_plan_size(&p) == 0) {
 		pending_clear(s);
+		s->need_full = false;
 		goto done;
 	}
 	r = nfk_send_plan(s->nl, &p, &ss);
@@ -248,6 +253,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		goto out;
 	}
 	pending_clear(s);
+	s->need_full = false;
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
 		 * rules. A failure here is logged and costs only stale flows. */
@@ -268,6 +274,7 @@ done:
 		*stats = st;
 	return 0;
 fail:
+	s->need_full = s->need_full || full;
 	nft_plan_abort(&p, s->state);
 	if (r == -ENOENT || r == -EEXIST || r == -EBUSY) {
 		/* The kernel's table is not what we think it is (someone else

@@ -8,19 +8,15 @@
 
 #include "cmd/common/flags.h"
 #include "cmd/nftproxyctl/ctl.h"
+#include "lib/model/types.h"
 #include "nft/dump.h"
 #include "nft/sync.h"
 
 const char *ctl_proto_name(uint8_t proto, char *buf, size_t size)
 {
-	switch (proto) {
-	case IPPROTO_TCP:
-		return "tcp";
-	case IPPROTO_UDP:
-		return "udp";
-	case IPPROTO_SCTP:
-		return "sctp";
-	}
+	/* The model's names; a protocol we never write shows as its number. */
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP)
+		return proto_name(proto);
 	snprintf(buf, size, "%u", proto);
 	return buf;
 }
