@@ -1,6 +1,8 @@
 #include "nft/compile.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,16 +138,66 @@ static size_t pick_endpoints(const struct model_endpoint *eps, size_t n, const s
 	return k;
 }
 
+/* Which endpoint chain (index into f->chains from first) goes into each of
+ * the n slots of an LB range. A slot keeps the endpoint it has in the
+ * kernel if that endpoint stays, and new endpoints fill the free slots in
+ * address order, so one endpoint more or less changes one or two map
+ * elements instead of shifting every slot after it. */
+static int stable_slots(const struct nft_state *s, uint32_t map, uint32_t base,
+			const struct nft_frag *f, size_t first, size_t n, size_t *order)
+{
+	struct hmap idx = HMAP_INIT;      /* chain name -> its index + 1 */
+	bool *placed = calloc(n, sizeof(*placed));
+	char id[NFT_ELEM_ID_MAX], m[16];
+	size_t k = 0;
+	int r = 0;
+
+	if (!placed)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		order[i] = SIZE_MAX;
+		r = hmap_put(&idx, f->chains[first + i].name, (void *)(uintptr_t)(i + 1), NULL);
+		if (r < 0)
+			goto out;
+	}
+	for (size_t i = 0; s && i < n; i++) {
+		const struct nft_ap_elem *old;
+		uint8_t key[NFT_KEY_MAX], klen;
+		uintptr_t v;
+
+		nft_key_u32(key, &klen, base + (uint32_t)i);
+		nft_elem_id(id, nft_lb_map_name(map, m), key, klen);
+		old = hmap_get(&s->elems, id);
+		v = old ? (uintptr_t)hmap_get(&idx, old->target) : 0;
+		if (v && !placed[v - 1]) {
+			placed[v - 1] = true;
+			order[i] = v - 1;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (order[i] != SIZE_MAX)
+			continue;
+		while (placed[k])
+			k++;
+		placed[k] = true;
+		order[i] = k;
+	}
+out:
+	hmap_fini(&idx);
+	free(placed);
+	return r;
+}
+
 static int compile_port(const struct nftc_config *cfg, const struct model *m,
 			const struct model_service *svc, const struct svc_port *port,
-			const struct ip_addr *cip, struct nft_lb_alloc *lb, struct nft_frag *f)
+			const struct ip_addr *cip, struct nft_state *st, struct nft_frag *f)
 {
 	char svc_name[NFT_NAME_MAX], ep_name[NFT_NAME_MAX];
 	const struct model_endpoint **use = NULL;
 	struct model_endpoint *eps = NULL;
 	struct nft_elem_ir e = { 0 };
 	struct nft_chain_ir *sc, *ec;
-	size_t n_use, first_ep;
+	size_t n_use, first_ep, *order = NULL;
 	uint32_t map, slot;
 	int n, r;
 
@@ -182,7 +234,7 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 	}
 
 	nftc_svc_chain_name(svc_name, cip->family, svc->ns, svc->name, port->protocol, port->name);
-	r = nft_lb_get(lb, svc_name, &map, &slot);
+	r = nft_lb_get(&st->lb, svc_name, &map, &slot);
 	if (r < 0) {
 		log_error("service %s/%s: no load-balancing slot left for %s; not proxied",
 			  svc->ns, svc->name, svc_name);
@@ -222,8 +274,16 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 			goto out;
 	}
 	/* Elements borrow chain names: add them once all chains exist. */
+	order = calloc(n_use, sizeof(*order));
+	if (!order) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = stable_slots(st, map, slot * NFT_LB_STRIDE, f, first_ep, n_use, order);
+	if (r < 0)
+		goto out;
 	for (size_t i = 0; i < n_use; i++) {
-		struct nft_elem_ir le = { .lb_map = map, .chain = f->chains[first_ep + i].name };
+		struct nft_elem_ir le = { .lb_map = map, .chain = f->chains[first_ep + order[i]].name };
 
 		nft_key_u32(le.key, &le.key_len, slot * NFT_LB_STRIDE + (uint32_t)i);
 		r = nft_frag_add_elem(f, &le);
@@ -234,13 +294,14 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 	e.chain = f->chains[first_ep - 1].name;
 	r = nft_frag_add_elem(f, &e);
 out:
+	free(order);
 	free(use);
 	free(eps);
 	return r;
 }
 
 int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
-			 struct nft_lb_alloc *lb, struct nft_frag **out)
+			 struct nft_state *st, struct nft_frag **out)
 {
 	const struct model_service *svc;
 	const char *slash = strchr(key, '/');
@@ -266,7 +327,7 @@ int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, c
 	}
 	for (size_t i = 0; i < svc->n_cluster_ips; i++) {
 		for (size_t p = 0; p < svc->n_ports; p++) {
-			r = compile_port(cfg, m, svc, &svc->ports[p], &svc->cluster_ips[i], lb, f);
+			r = compile_port(cfg, m, svc, &svc->ports[p], &svc->cluster_ips[i], st, f);
 			if (r < 0) {
 				nft_frag_free(f);
 				return r;

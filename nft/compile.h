@@ -1,7 +1,8 @@
-/* The ruleset compiler: a pure function from the model to fragments of the
- * desired table (nft/ir.h). It touches no socket; the only state it reads
- * or changes is the LB slot allocator, so that a service keeps its slot
- * across syncs and restarts. */
+/* The ruleset compiler: a pure function from the model and the applied
+ * state to fragments of the desired table (nft/ir.h). It touches no socket.
+ * From the applied state it reads which endpoint each LB slot holds (so
+ * slots stay put), and it changes only the LB slot allocator, so that a
+ * service keeps its range across syncs and restarts. */
 #ifndef NFTPROXY_NFT_COMPILE_H
 #define NFTPROXY_NFT_COMPILE_H
 
@@ -11,7 +12,7 @@
 
 struct model;
 struct model_service;
-struct nft_lb_alloc;
+struct nft_state;
 
 struct nftc_config {
 	uint32_t masq_mark;        /* 0x4000 by default, as kube-proxy */
@@ -26,7 +27,7 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out);
  * (the diff then removes what it had). Caller owns *out. Returns 0,
  * -ENOMEM, or -ENOSPC when no LB slot is left. */
 int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
-			 struct nft_lb_alloc *lb, struct nft_frag **out);
+			 struct nft_state *st, struct nft_frag **out);
 
 /* Stable chain names: "svc-HASH-ns/name/proto/port" and
  * "ep-HASH-ns/name/proto/port__IP/PORT" (IPv6 with '.' for ':', which

@@ -75,6 +75,14 @@ static int svc_cmp(const void *a, const void *b)
 	return x->family - y->family;
 }
 
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct nft_dump_endpoint *x = a, *y = b;
+	int c = ip_addr_cmp(&x->ip, &y->ip);
+
+	return c ? c : (int)x->port - (int)y->port;
+}
+
 static int add_service(struct nft_dump *d, const struct nft_state *st, const struct hmap *notes,
 		       const struct nft_ap_elem *e)
 {
@@ -140,6 +148,9 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 		svc->eps[svc->n_eps].port = ep->ri.port;
 		svc->n_eps++;
 	}
+	/* Slots keep their endpoints across changes, so slot order is history:
+	 * show addresses in order. */
+	qsort(svc->eps, svc->n_eps, sizeof(*svc->eps), ep_cmp);
 	return 0;
 }
 

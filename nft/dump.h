@@ -19,7 +19,7 @@ struct nft_dump_service {
 	uint8_t proto;                 /* IPPROTO_* */
 	struct ip_addr ip;
 	uint16_t port;
-	struct nft_dump_endpoint *eps; /* in LB slot order */
+	struct nft_dump_endpoint *eps; /* sorted by address, port */
 	size_t n_eps;                  /* 0: new connections are rejected */
 };
 

@@ -50,7 +50,7 @@ static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
 	for (int i = 0; i < n; i++) {
 		struct nft_frag *f;
 
-		CHECK_INT(nftc_compile_service(&cfg, m, keys[i], &s->lb, &f), 0);
+		CHECK_INT(nftc_compile_service(&cfg, m, keys[i], s, &f), 0);
 		CHECK_INT(nft_plan_frag(&p, s, f), 0);
 		free(keys[i]);
 	}
@@ -191,10 +191,61 @@ static void test_full_sync_removes_strays(void)
 	model_free(m);
 }
 
+/* Slices of service 0 with endpoints [from, to) of gen_slice's addresses. */
+static struct model_slice *slice_range(unsigned n_all, unsigned from, unsigned to)
+{
+	struct model_slice *sl = gen_slice(0, n_all, 0);
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n_all; i++) {
+		if (i >= from && i < to)
+			sl->endpoints[k++] = sl->endpoints[i];
+		else
+			free(sl->endpoints[i].addrs);
+	}
+	sl->n_endpoints = k;
+	return sl;
+}
+
+/* A slot keeps its endpoint: one endpoint less or more touches one or two
+ * LB elements, not every slot after it. */
+static void test_stable_lb_slots(void)
+{
+	struct nft_state *s;
+	struct model *m;
+	struct counts c;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	CHECK_INT(model_service_upsert(m, gen_service(0)), 0);
+	CHECK_INT(model_slice_upsert(m, slice_range(6, 0, 5)), 0);
+	sync_once(s, m, true);
+
+	/* The first endpoint (slot 0) goes: the last one moves into slot 0. */
+	CHECK_INT(model_slice_upsert(m, slice_range(6, 1, 5)), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 0);
+	CHECK_INT(c.n[NFT_OP_ADD_RULE], 1);   /* mod 5 -> mod 4 */
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 2);   /* slot 0 replaced, slot 4 gone */
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
+
+	/* A new endpoint takes the next slot; nothing else moves. */
+	CHECK_INT(model_slice_upsert(m, slice_range(6, 1, 6)), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 1);
+	CHECK_INT(c.n[NFT_OP_ADD_RULE], 2 + 1);
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM] + c.n[NFT_OP_DEL_CHAIN], 0);
+	nft_state_free(s);
+	model_free(m);
+}
+
 int main(void)
 {
 	RUN(test_one_endpoint_batch_is_small);
 	RUN(test_delete_and_no_endpoints);
 	RUN(test_full_sync_removes_strays);
+	RUN(test_stable_lb_slots);
 	return 0;
 }
