@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <limits.h>
 #include <time.h>
 
 #include <libmnl/libmnl.h>
@@ -26,7 +28,10 @@
 
 /* A netlink attribute length is 16 bits: keep element messages well under. */
 #define ELEM_MSG_BUDGET (48 * 1024)
-#define BATCH_PAGE (256 * 1024)
+/* sendmsg() takes at most UIO_MAXIOV (1024) iovecs, one per batch page:
+ * 4 MiB pages carry batches up to the kernel's own 2 GiB limit. Pages are
+ * malloc'd (mmap'd) and only touched as far as they are filled. */
+#define BATCH_PAGE (4 * 1024 * 1024)
 #define BATCH_OVERRUN (80 * 1024)
 #define RECV_BUF (1024 * 1024)
 
@@ -439,9 +444,9 @@ static int batch_send(struct batch_ctx *c, size_t *bytes)
 	if (r < 0) {
 		r = -errno;
 		if (r == -EMSGSIZE)
-			return log_error_errno(r, "Could not send a %zu-byte batch to the kernel "
-					       "(socket buffer too small; is this process root?)",
-					       total);
+			return log_error_errno(r, "Could not send a %zu-byte batch in %d pieces to the "
+					       "kernel (socket buffer too small, or more than %d pieces; "
+					       "is this process root?)", total, iovlen, UIO_MAXIOV);
 		return log_error_errno(r, "Could not send the ruleset batch (%zu bytes)", total);
 	}
 	/* nfnetlink processes the batch inside sendmsg: every error is queued

@@ -266,6 +266,18 @@ static void build_set_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, arg);
 }
 
+int nfr_table_exists(struct nfk *n, const char *table, bool *exists)
+{
+	struct nft_state st = { 0 };
+	struct rb rb = { .table = table, .s = &st };
+	int r = nfk_dump(n, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
+
+	if (r < 0 && r != -ENOENT)
+		return log_error_errno(r, "Could not list nftables tables");
+	*exists = st.table_exists;
+	return 0;
+}
+
 int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
 	     void *data)
@@ -273,11 +285,9 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 	struct rb rb = { .table = table, .s = s, .on_rule = on_rule, .data = data };
 	int r;
 
-	r = nfk_dump(n, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
-	if (r < 0 && r != -ENOENT)
-		return log_error_errno(r, "Could not list nftables tables");
-	if (!s->table_exists)
-		return 0;
+	r = nfr_table_exists(n, table, &s->table_exists);
+	if (r < 0 || !s->table_exists)
+		return r;
 	r = nfk_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;

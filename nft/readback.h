@@ -25,6 +25,9 @@ struct nfr_rule_info {
 
 void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);
 
+/* Whether table inet `table` exists. Returns 0 or -errno. */
+int nfr_table_exists(struct nfk *n, const char *table, bool *exists);
+
 /* Fills the empty state s with table `table`. on_rule (may be NULL) sees
  * every rule. Returns 0 (s->table_exists tells whether it exists) or -errno. */
 int nfr_read(struct nfk *n, const char *table, struct nft_state *s,

@@ -293,23 +293,16 @@ out:
 
 int nft_table_delete(const char *table)
 {
-	struct nft_state *st = NULL;
 	struct nfk *n = NULL;
+	bool exists = false;
 	int r;
 
 	r = nfk_open(&n);
 	if (r < 0)
 		return r;
-	r = nft_state_new(&st);
-	if (r < 0)
-		goto out;
-	/* Only the table-existence part of the read-back is needed. */
-	r = nfr_read(n, table, st, NULL, NULL);
-	if (r < 0)
-		goto out;
-	r = st->table_exists ? nfk_delete_table(n, table) : -ENOENT;
-out:
-	nft_state_free(st);
+	r = nfr_table_exists(n, table, &exists);
+	if (r == 0)
+		r = exists ? nfk_delete_table(n, table) : -ENOENT;
 	nfk_close(n);
 	return r;
 }

@@ -94,6 +94,11 @@ int main(int argc, char **argv)
 	       now_s() - t0, rss_now_kb());
 	run(s, m, false, "cold");
 	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld\n", rss_peak_kb(), rss_now_kb());
+	if (getenv("BENCH_COLD_ONLY")) {
+		nft_sync_free(s);
+		model_free(m);
+		return 0;
+	}
 
 	/* One endpoint of one service changes address (BENCH_REPEAT times,
 	 * to average, or to attach a profiler). The new address sorts last, so
