@@ -213,7 +213,7 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 			log_warn("service %s: %s %s is already used by service %s; ignoring it here",
 				 f->owner, set, keybuf, ap->owner ? ap->owner->key : "(another service)");
 			e->chain = NULL; /* not ours: commit must not claim it */
-			return 0;
+			return nft_state_block(s, f->owner);
 		}
 		ap->gen = p->gen;
 		if (strcmp(ap->target, e->chain) == 0)

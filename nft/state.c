@@ -74,6 +74,10 @@ void nft_state_free(struct nft_state *s)
 	while (hmap_next(&s->sets, &it, NULL, &v))
 		free(v);
 	hmap_fini(&s->sets);
+	it = 0;
+	while (hmap_next(&s->blocked, &it, NULL, &v))
+		free(v);
+	hmap_fini(&s->blocked);
 	hmap_fini(&s->chains);
 	hmap_fini(&s->elems);
 	hmap_fini(&s->owners);
@@ -213,6 +217,22 @@ void nft_state_del_elem(struct nft_state *s, const char *id)
 		return;
 	owner_forget_elem(e->owner, e);
 	elem_free(e);
+}
+
+int nft_state_block(struct nft_state *s, const char *owner)
+{
+	char *k;
+	int r;
+
+	if (hmap_get(&s->blocked, owner))
+		return 0;
+	k = strdup(owner);
+	if (!k)
+		return -ENOMEM;
+	r = hmap_put(&s->blocked, k, k, NULL);
+	if (r < 0)
+		free(k);
+	return r;
 }
 
 bool nft_state_has_set(const struct nft_state *s, const char *name)

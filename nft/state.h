@@ -75,6 +75,9 @@ struct nft_state {
 	struct hmap elems;         /* id -> struct nft_ap_elem */
 	struct hmap owners;        /* key -> struct nft_owner */
 	struct hmap sets;          /* names of the maps that exist -> owned name */
+	/* Services that lost a map key to another service ("already used"):
+	 * looked at again when elements go away. key -> owned key. */
+	struct hmap blocked;
 	uint32_t gen;              /* plan generation counter */
 	struct nft_lb_alloc lb;
 };
@@ -93,6 +96,9 @@ void nft_state_del_chain(struct nft_state *s, const char *name);
 int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 		       size_t key_len, const char *target, struct nft_ap_elem **out);
 void nft_state_del_elem(struct nft_state *s, const char *id);
+/* Records that service `owner` waits for a key another service holds. */
+int nft_state_block(struct nft_state *s, const char *owner);
+
 /* Maps known to exist. */
 bool nft_state_has_set(const struct nft_state *s, const char *name);
 int nft_state_add_set(struct nft_state *s, const char *name);

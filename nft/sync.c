@@ -196,6 +196,24 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 	return 0;
 }
 
+/* Elements went away: services that found one of their keys taken get
+ * another look (the next run), so one of them takes over a freed key. */
+static void unblock(struct nft_sync *s, struct model *m, const struct nft_plan *p)
+{
+	size_t it = 0;
+	void *v;
+
+	if (!s->state->blocked.len || !p->n_ops[NFT_PH_DEL_ELEMS])
+		return;
+	while (hmap_next(&s->state->blocked, &it, NULL, &v)) {
+		if (model_mark_dirty(m, v) < 0)
+			log_warn("service %s waits for a service address another service held; "
+				 "out of memory marking it, the next full resync will retry", (char *)v);
+		free(v);
+	}
+	hmap_fini(&s->state->blocked);
+}
+
 int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync_stats *stats)
 {
 	struct nft_sync_stats st = { 0 };
@@ -254,6 +272,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	}
 	pending_clear(s);
 	s->need_full = false;
+	unblock(s, m, &p);
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
 		 * rules. A failure here is logged and costs only stale flows. */

@@ -498,6 +498,11 @@ int model_take_dirty(struct model *m, char ***keys)
 	return (int)k;
 }
 
+int model_mark_dirty(struct model *m, const char *key)
+{
+	return dirty_mark(m, key);
+}
+
 int model_mark_all_dirty(struct model *m)
 {
 	const char *key;

@@ -76,6 +76,9 @@ size_t model_dirty_count(const struct model *m);
 /* Moves the dirty set to the caller: *keys is a heap array of heap strings
  * (free each and the array). Returns the count or -ENOMEM. */
 int model_take_dirty(struct model *m, char ***keys);
+/* Marks service key "ns/name" dirty (whether or not it exists): the sync
+ * looks at it again. Returns 0 or -ENOMEM. */
+int model_mark_dirty(struct model *m, const char *key);
 /* Marks every known service dirty (used for full resyncs). */
 int model_mark_all_dirty(struct model *m);
 

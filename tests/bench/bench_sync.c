@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <malloc.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,7 +94,8 @@ int main(int argc, char **argv)
 	printf("services=%u endpoints=%u model_seconds=%.3f rss_model_kb=%ld\n", n_svc, n_eps,
 	       now_s() - t0, rss_now_kb());
 	run(s, m, false, "cold");
-	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld\n", rss_peak_kb(), rss_now_kb());
+	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld heap_in_use_kb=%zu\n", rss_peak_kb(),
+	       rss_now_kb(), mallinfo2().uordblks / 1024);
 	if (getenv("BENCH_COLD_ONLY")) {
 		nft_sync_free(s);
 		model_free(m);

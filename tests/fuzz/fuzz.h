@@ -1,0 +1,34 @@
+/* Shared by the libFuzzer harnesses: a failed check that names itself, and
+ * a walk of a doc tree that exercises every getter against the tree it
+ * reads. */
+#ifndef NFTPROXY_TESTS_FUZZ_H
+#define NFTPROXY_TESTS_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/kube/doc.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Prints where and why, then aborts so libFuzzer keeps the input. */
+void fuzz_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+#define FUZZ_CHECK(cond, ...) \
+	do { if (!(cond)) fuzz_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed: " __VA_ARGS__); } while (0)
+
+/* Call from LLVMFuzzerInitialize: keeps a descriptor for fuzz_fail that
+ * survives -close_fd_mask=2 (run.sh closes stderr because the decoders log
+ * one warning per rejected object, which would flood the log). */
+void fuzz_init(void);
+
+/* Checks the getters of doc.h against d and everything below it, and folds
+ * the tree into h (FNV-1a over a canonical encoding) so that two parses of
+ * the same text can be compared. */
+uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h);
+
+#define FUZZ_HASH_INIT 0xcbf29ce484222325ULL
+
+#endif
