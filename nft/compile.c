@@ -97,7 +97,7 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out)
 	struct nft_frag *f;
 	int r;
 
-	r = nft_frag_new("", &f);
+	r = nft_frag_new("", NULL, &f);
 	if (r < 0)
 		return r;
 	/* Regular chains first: base chains jump to them. The priorities are
@@ -301,7 +301,7 @@ out:
 }
 
 int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
-			 struct nft_state *st, struct nft_frag **out)
+			 struct nft_state *st, struct arena *arena, struct nft_frag **out)
 {
 	const struct model_service *svc;
 	const char *slash = strchr(key, '/');
@@ -310,7 +310,7 @@ int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, c
 	const char *why;
 	int r;
 
-	r = nft_frag_new(key, &f);
+	r = nft_frag_new(key, arena, &f);
 	if (r < 0)
 		return r;
 	if (!slash || (size_t)(slash - key) >= sizeof(ns))

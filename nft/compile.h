@@ -24,10 +24,11 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out);
 
 /* Compiles service `key` ("ns/name"): its service ports in each of its
  * families. A key whose service is gone or ignored yields an empty fragment
- * (the diff then removes what it had). Caller owns *out. Returns 0,
+ * (the diff then removes what it had). The fragment lives in arena (may
+ * be NULL: malloc'd, the caller frees it). Returns 0,
  * -ENOMEM, or -ENOSPC when no LB slot is left. */
 int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
-			 struct nft_state *st, struct nft_frag **out);
+			 struct nft_state *st, struct arena *arena, struct nft_frag **out);
 
 /* Stable chain names: "svc-HASH-ns/name/proto/port" and
  * "ep-HASH-ns/name/proto/port__IP/PORT" (IPv6 with '.' for ':', which

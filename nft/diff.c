@@ -31,6 +31,7 @@ void nft_plan_fini(struct nft_plan *p)
 	}
 	free(p->frags);
 	free(p->ct);
+	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
 

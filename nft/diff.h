@@ -74,6 +74,7 @@ struct nft_plan {
 	size_t n_changed;                  /* owners with at least one op */
 	struct nft_ct_flush *ct;
 	size_t n_ct;
+	struct arena arena;                /* where the plan's fragments live */
 };
 
 void nft_plan_init(struct nft_plan *p, const char *table, bool full);

@@ -9,15 +9,43 @@
 #include "lib/model/types.h"
 #include "lib/util/hash.h"
 
-int nft_frag_new(const char *owner, struct nft_frag **out)
+/* Allocation for a fragment and its parts: from its arena when it has one. */
+static void *fa_alloc(struct arena *a, size_t size)
 {
-	struct nft_frag *f = calloc(1, sizeof(*f));
+	return a ? arena_alloc(a, size) : calloc(1, size);
+}
+
+static char *fa_strdup(struct arena *a, const char *s)
+{
+	return a ? arena_strdup(a, s) : strdup(s);
+}
+
+/* realloc for arrays: an arena cannot grow in place, so copy (the old copy
+ * stays in the arena until it is released; arrays double, so at most as
+ * much again). */
+static void *fa_grow(struct arena *a, void *old, size_t old_size, size_t new_size)
+{
+	void *p;
+
+	if (!a)
+		return realloc(old, new_size);
+	p = arena_alloc(a, new_size);
+	if (p && old)
+		memcpy(p, old, old_size);
+	return p;
+}
+
+int nft_frag_new(const char *owner, struct arena *arena, struct nft_frag **out)
+{
+	struct nft_frag *f = fa_alloc(arena, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
-	f->owner = strdup(owner);
+	f->arena = arena;
+	f->owner = fa_strdup(arena, owner);
 	if (!f->owner) {
-		free(f);
+		if (!arena)
+			free(f);
 		return -ENOMEM;
 	}
 	*out = f;
@@ -26,7 +54,7 @@ int nft_frag_new(const char *owner, struct nft_frag **out)
 
 void nft_frag_free(struct nft_frag *f)
 {
-	if (!f)
+	if (!f || f->arena)
 		return;
 	for (size_t i = 0; i < f->n_chains; i++) {
 		free(f->chains[i].name);
@@ -41,7 +69,7 @@ void nft_frag_free(struct nft_frag *f)
 	free(f);
 }
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
+static int grow(struct arena *a, void **arr, size_t *cap, size_t n, size_t elem)
 {
 	size_t ncap;
 	void *p;
@@ -49,7 +77,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 	if (n < *cap)
 		return 0;
 	ncap = *cap ? *cap * 2 : 4;
-	p = realloc(*arr, ncap * elem);
+	p = fa_grow(a, *arr, *cap * elem, ncap * elem);
 	if (!p)
 		return -ENOMEM;
 	*arr = p;
@@ -62,12 +90,13 @@ int nft_frag_add_chain(struct nft_frag *f, const char *name, struct nft_chain_ir
 	struct nft_chain_ir *c;
 	int r;
 
-	r = grow((void **)&f->chains, &f->cap_chains, f->n_chains, sizeof(*f->chains));
+	r = grow(f->arena, (void **)&f->chains, &f->cap_chains, f->n_chains, sizeof(*f->chains));
 	if (r < 0)
 		return r;
 	c = &f->chains[f->n_chains];
 	memset(c, 0, sizeof(*c));
-	c->name = strdup(name);
+	c->arena = f->arena;
+	c->name = fa_strdup(f->arena, name);
 	if (!c->name)
 		return -ENOMEM;
 	f->n_chains++;
@@ -77,9 +106,18 @@ int nft_frag_add_chain(struct nft_frag *f, const char *name, struct nft_chain_ir
 
 int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r)
 {
-	/* Chains hold a handful of rules: grow by one, no capacity field. */
-	struct nft_rule_ir *p = realloc(c->rules, (c->n_rules + 1) * sizeof(*p));
+	struct nft_rule_ir *p = c->rules;
+	size_t n = c->n_rules;
 
+	/* Chains hold a handful of rules. With malloc, grow by one. In an
+	 * arena, which cannot grow in place, room for 4 and then doubling
+	 * (the capacity follows from the count). */
+	if (!c->arena)
+		p = realloc(c->rules, (n + 1) * sizeof(*p));
+	else if (n == 0)
+		p = arena_alloc(c->arena, 4 * sizeof(*p));
+	else if (n >= 4 && (n & (n - 1)) == 0)
+		p = fa_grow(c->arena, c->rules, n * sizeof(*p), 2 * n * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	p[c->n_rules++] = *r;
@@ -89,7 +127,7 @@ int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r)
 
 int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e)
 {
-	int r = grow((void **)&f->elems, &f->cap_elems, f->n_elems, sizeof(*f->elems));
+	int r = grow(f->arena, (void **)&f->elems, &f->cap_elems, f->n_elems, sizeof(*f->elems));
 
 	if (r < 0)
 		return r;
@@ -99,9 +137,12 @@ int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e)
 
 const char *nft_frag_strdup(struct nft_frag *f, const char *s)
 {
-	char **p = realloc(f->strs, (f->n_strs + 1) * sizeof(*p));
+	char **p;
 	char *c;
 
+	if (f->arena)
+		return arena_strdup(f->arena, s);
+	p = realloc(f->strs, (f->n_strs + 1) * sizeof(*p));
 	if (!p)
 		return NULL;
 	f->strs = p;

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/util/arena.h"
 #include "lib/util/ipaddr.h"
 
 /* Names of the fixed objects of every table. */
@@ -79,6 +80,7 @@ struct nft_chain_ir {
 	/* svc chains: the LB slot they use (valid when has_lb). */
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
+	struct arena *arena;       /* the fragment's, or NULL (malloc) */
 };
 
 /* A map element mapping KEY to `goto CHAIN`. */
@@ -96,6 +98,7 @@ enum nft_set_kind { NFT_SET_SERVICE4, NFT_SET_SERVICE6, NFT_SET_LB };
 /* A fragment: the objects one owner (a service "ns/name", or the table's
  * skeleton "") puts into the table. Owns its chains and elements. */
 struct nft_frag {
+	struct arena *arena;       /* NULL: malloc'd, freed by nft_frag_free */
 	char *owner;
 	struct nft_chain_ir *chains;
 	size_t n_chains, cap_chains;
@@ -105,7 +108,9 @@ struct nft_frag {
 	size_t n_strs;
 };
 
-int nft_frag_new(const char *owner, struct nft_frag **out);
+/* arena may be NULL: the fragment is malloc'd and nft_frag_free frees it;
+ * else it lives in the arena and goes with it (nft_frag_free does nothing). */
+int nft_frag_new(const char *owner, struct arena *arena, struct nft_frag **out);
 void nft_frag_free(struct nft_frag *f);
 /* Adds a chain named `name` (copied); returns it through *out, valid until
  * the next add. Returns 0 or -ENOMEM. */

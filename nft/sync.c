@@ -128,7 +128,7 @@ static int plan_key(struct nft_sync *s, const struct model *m, struct nft_plan *
 		    const char *key)
 {
 	struct nft_frag *f;
-	int r = nftc_compile_service(&s->ccfg, m, key, s->state, &f);
+	int r = nftc_compile_service(&s->ccfg, m, key, s->state, &p->arena, &f);
 
 	if (r < 0)
 		return log_error_errno(r, "Could not compile the rules of service %s", key);

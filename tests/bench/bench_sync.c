@@ -97,6 +97,8 @@ int main(int argc, char **argv)
 	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld heap_in_use_kb=%zu\n", rss_peak_kb(),
 	       rss_now_kb(), mallinfo2().uordblks / 1024);
 	if (getenv("BENCH_COLD_ONLY")) {
+		if (getenv("BENCH_MALLOC_STATS"))
+			malloc_stats();
 		nft_sync_free(s);
 		model_free(m);
 		return 0;

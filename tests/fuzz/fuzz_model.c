@@ -78,10 +78,11 @@ static void check_model(struct model *m)
 		   model_service_count(m));
 	n = model_take_dirty(m, &keys);
 	FUZZ_CHECK(n >= 0, "model_take_dirty: %d", n);
-	for (int i = 0; i < n; i++) {
-		FUZZ_CHECK(i == 0 || strcmp(keys[i - 1], keys[i]) < 0, "dirty keys not sorted");
+	for (int i = 1; i < n; i++)
+		FUZZ_CHECK(strcmp(keys[i - 1], keys[i]) < 0, "dirty keys \"%s\", \"%s\" not sorted",
+			   keys[i - 1], keys[i]);
+	for (int i = 0; i < n; i++)
 		free(keys[i]);
-	}
 	free(keys);
 	FUZZ_CHECK(model_dirty_count(m) == 0, "dirty after take");
 }
@@ -110,6 +111,19 @@ static void apply(struct model *m, struct kdec_result *res, bool del)
 	}
 	if (!del)
 		return;
+	/* A delete needs only a name: a rejected object gives one too. */
+	for (size_t i = 0; i < res->n_rejected; i++) {
+		const struct kdec_rejected *rej = &res->rejected[i];
+		int r;
+
+		if (!rej->ns)
+			continue;
+		if (rej->kind == KDEC_SERVICE)
+			r = model_service_delete(m, rej->ns, rej->name);
+		else
+			r = model_slice_delete(m, rej->ns, rej->name);
+		FUZZ_CHECK(r == 0 || r == -ENOENT, "delete %s/%s: %d", rej->ns, rej->name, r);
+	}
 	for (size_t i = 0; i < res->n_objects; i++) {
 		struct kdec_object *o = &res->objects[i];
 
@@ -128,9 +142,15 @@ static void batch(struct model *m, const uint8_t *data, size_t size)
 		   memcmp(data, DELETE_MARK, strlen(DELETE_MARK)) == 0;
 	struct kdec_result res = { 0 };
 	char err[KDEC_ERR_MAX];
-	/* Its own heap block, so that reading past the batch is caught. */
-	char *buf = malloc(size ? size : 1);
+	char *buf;
 
+	/* The mark is not part of the manifests, so that a JSON batch stays JSON. */
+	if (del) {
+		data += strlen(DELETE_MARK);
+		size -= strlen(DELETE_MARK);
+	}
+	/* Its own heap block, so that reading past the batch is caught. */
+	buf = malloc(size ? size : 1);
 	FUZZ_CHECK(buf != NULL, "out of memory");
 	memcpy(buf, data, size);
 	if (kdec_parse_buffer(buf, size, "fuzz", &res, err, sizeof(err)) == 0) {

@@ -127,7 +127,7 @@ static void test_dual_stack_service(void)
 	size_t n_svc_elems = 0, n_lb = 0;
 
 	CHECK_INT(nft_state_new(&s), 0);
-	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", s, &f), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", s, NULL, &f), 0);
 	/* v4 http: svc + 2 ready eps; v4 dns: svc + 2 eps; v6 http: svc + 1 ep;
 	 * v6 dns: no v6 endpoints -> no chains, a no-endpoint element. */
 	CHECK_INT(f->n_chains, 3 + 3 + 2);
@@ -179,7 +179,7 @@ static void test_dual_stack_service(void)
 	nft_frag_free(f);
 
 	/* Stable: compiling again gives the same names and LB slots. */
-	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", s, &f), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/web", s, NULL, &f), 0);
 	c = find_chain(f, "svc-", "-shop/web/tcp/http");
 	CHECK(c != NULL && c->has_lb);
 	nft_frag_free(f);
@@ -195,7 +195,7 @@ static void test_no_endpoints_and_ignored(void)
 	char key[128];
 
 	CHECK_INT(nft_state_new(&s), 0);
-	CHECK_INT(nftc_compile_service(&cfg, m, "shop/empty", s, &f), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/empty", s, NULL, &f), 0);
 	CHECK_INT(f->n_chains, 0);
 	CHECK_INT(f->n_elems, 1);
 	nft_elem_key_print(&f->elems[0], key, sizeof(key));
@@ -205,10 +205,10 @@ static void test_no_endpoints_and_ignored(void)
 	nft_frag_free(f);
 
 	/* Headless and unknown services compile to nothing. */
-	CHECK_INT(nftc_compile_service(&cfg, m, "shop/headless", s, &f), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/headless", s, NULL, &f), 0);
 	CHECK_INT(f->n_chains + f->n_elems, 0);
 	nft_frag_free(f);
-	CHECK_INT(nftc_compile_service(&cfg, m, "shop/nope", s, &f), 0);
+	CHECK_INT(nftc_compile_service(&cfg, m, "shop/nope", s, NULL, &f), 0);
 	CHECK_INT(f->n_chains + f->n_elems, 0);
 	nft_frag_free(f);
 	nft_state_free(s);

@@ -52,7 +52,7 @@ static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
 	for (int i = 0; i < n; i++) {
 		struct nft_frag *f;
 
-		CHECK_INT(nftc_compile_service(&cfg, m, keys[i], s, &f), 0);
+		CHECK_INT(nftc_compile_service(&cfg, m, keys[i], s, &p.arena, &f), 0);
 		CHECK_INT(nft_plan_frag(&p, s, f), 0);
 		free(keys[i]);
 	}
