@@ -1,8 +1,10 @@
 /* lib/util: hash map, short hashes, IP parsing. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lib/util/arena.h"
 #include "lib/util/hash.h"
 #include "lib/util/hmap.h"
 #include "lib/util/ipaddr.h"
@@ -87,11 +89,39 @@ static void test_ipaddr(void)
 	CHECK_INT(ip_prefix_parse("10.0.0.1/", &a, &len), -EINVAL);
 }
 
+static void test_arena(void)
+{
+	struct arena a = ARENA_INIT;
+	char *big, *s;
+	void *p;
+
+	for (int round = 0; round < 3; round++) {
+		/* Many small pieces across several blocks, one bigger than a block. */
+		for (int i = 0; i < 50000; i++) {
+			p = arena_alloc(&a, (size_t)(i % 97) + 1);
+			CHECK(p != NULL);
+			CHECK_INT((uintptr_t)p % 16, 0);
+			CHECK_INT(((unsigned char *)p)[0], 0); /* zeroed */
+			memset(p, 0xab, (size_t)(i % 97) + 1);
+		}
+		big = arena_alloc(&a, 3u << 20);
+		CHECK(big != NULL);
+		big[(3u << 20) - 1] = 1;
+		s = arena_strdup(&a, "svc-ABCDEFGH-default/web/tcp/http");
+		CHECK_STR(s, "svc-ABCDEFGH-default/web/tcp/http");
+		CHECK(a.total >= (3u << 20));
+		arena_release(&a);
+		CHECK(a.head == NULL);
+		CHECK_INT(a.total, 0);
+	}
+}
+
 int main(void)
 {
 	RUN(test_hmap_many);
 	RUN(test_hmap_replace);
 	RUN(test_hash_short);
 	RUN(test_ipaddr);
+	RUN(test_arena);
 	return 0;
 }
