@@ -513,13 +513,22 @@ out:
 int nfk_dump(struct nfk *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
 	      void *arg, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
+	return nfk_query(n, msg_type, NLM_F_DUMP, build, arg, cb, data);
+}
+
+int nfk_query(struct nfk *n, uint16_t msg_type, uint16_t flags,
+	      void (*build)(struct nlmsghdr *nlh, void *arg), void *arg,
+	      int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
+{
 	char req[4096] = { 0 };
 	struct nlmsghdr *nlh;
 	uint32_t seq = n->seq++;
 	ssize_t len;
 	int r;
 
-	nlh = nftnl_nlmsg_build_hdr(req, msg_type, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, seq);
+	/* With NLM_F_ACK a plain request ends with an ack as a dump ends with
+	 * NLMSG_DONE: either way mnl_cb_run returns MNL_CB_STOP. */
+	nlh = nftnl_nlmsg_build_hdr(req, msg_type, NFPROTO_INET, flags | NLM_F_ACK, seq);
 	if (build)
 		build(nlh, arg);
 	if (mnl_socket_sendto(n->nl, nlh, nlh->nlmsg_len) < 0)

@@ -30,6 +30,11 @@ int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats
 int nfk_dump(struct nfk *n, uint16_t msg_type, void (*build)(struct nlmsghdr *nlh, void *arg),
 	      void *arg, int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 
+/* The same for a request that is not a dump (flags: e.g. 0). */
+int nfk_query(struct nfk *n, uint16_t msg_type, uint16_t flags,
+	      void (*build)(struct nlmsghdr *nlh, void *arg), void *arg,
+	      int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+
 /* Deletes table `name` (inet family) in its own batch. Returns 0, -ENOENT. */
 int nfk_delete_table(struct nfk *n, const char *name);
 

@@ -12,6 +12,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
@@ -30,6 +31,7 @@ struct rb {
 	char **sets;
 	size_t n_sets;
 	const char *cur_set;
+	uint32_t table_use;
 	int err;
 };
 
@@ -47,8 +49,10 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
 	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET &&
-	    strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME), rb->table) == 0)
+	    strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME), rb->table) == 0) {
 		rb->s->table_exists = true;
+		rb->table_use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
+	}
 	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
@@ -266,7 +270,7 @@ static void build_set_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, arg);
 }
 
-int nfr_table_exists(struct nfk *n, const char *table, bool *exists)
+int nfr_table_exists(struct nfk *n, const char *table, bool *exists, uint32_t *use)
 {
 	struct nft_state st = { 0 };
 	struct rb rb = { .table = table, .s = &st };
@@ -275,6 +279,68 @@ int nfr_table_exists(struct nfk *n, const char *table, bool *exists)
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "Could not list nftables tables");
 	*exists = st.table_exists;
+	if (use)
+		*use = rb.table_use;
+	return 0;
+}
+
+static void build_chain_filter(struct nlmsghdr *nlh, void *arg);
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *g = nftnl_gen_alloc();
+
+	if (!g)
+		return MNL_CB_ERROR;
+	if (nftnl_gen_nlmsg_parse(nlh, g) == 0)
+		*(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+	nftnl_gen_free(g);
+	return MNL_CB_OK;
+}
+
+int nfr_genid(struct nfk *n, uint32_t *genid)
+{
+	uint32_t id = 0;
+	int r = nfk_query(n, NFT_MSG_GETGEN, 0, NULL, NULL, gen_cb, &id);
+
+	if (r < 0)
+		return log_error_errno(r, "Could not read the nftables generation");
+	*genid = id;
+	return 0;
+}
+
+struct names_ctx {
+	const char *table;
+	const struct nft_state *s;
+	size_t seen;
+	bool match;
+};
+
+static int names_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct names_ctx *c = data;
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+
+	if (!ch)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, ch) == 0 &&
+	    strcmp(nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE), c->table) == 0) {
+		c->seen++;
+		if (!hmap_get(&c->s->chains, nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME)))
+			c->match = false;
+	}
+	nftnl_chain_free(ch);
+	return MNL_CB_OK;
+}
+
+int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s, bool *match)
+{
+	struct names_ctx c = { .table = table, .s = s, .match = true };
+	int r = nfk_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, names_cb, &c);
+
+	if (r < 0)
+		return r;
+	*match = c.match && c.seen == s->chains.len;
 	return 0;
 }
 
@@ -285,7 +351,7 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 	struct rb rb = { .table = table, .s = s, .on_rule = on_rule, .data = data };
 	int r;
 
-	r = nfr_table_exists(n, table, &s->table_exists);
+	r = nfr_table_exists(n, table, &s->table_exists, NULL);
 	if (r < 0 || !s->table_exists)
 		return r;
 	r = nfk_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);

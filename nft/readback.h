@@ -25,8 +25,15 @@ struct nfr_rule_info {
 
 void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);
 
-/* Whether table inet `table` exists. Returns 0 or -errno. */
-int nfr_table_exists(struct nfk *n, const char *table, bool *exists);
+/* Whether table inet `table` exists, and (use may be NULL) how many chains
+ * and sets it holds (the kernel's use count). Returns 0 or -errno. */
+int nfr_table_exists(struct nfk *n, const char *table, bool *exists, uint32_t *use);
+
+/* The ruleset generation: every commit, by anyone, changes it. */
+int nfr_genid(struct nfk *n, uint32_t *genid);
+
+/* Whether the table's chains are exactly the state's, by name. */
+int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s, bool *match);
 
 /* Fills the empty state s with table `table`. on_rule (may be NULL) sees
  * every rule. Returns 0 (s->table_exists tells whether it exists) or -errno. */

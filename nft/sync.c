@@ -24,6 +24,7 @@ struct nft_sync {
 	struct nft_state *state;   /* NULL: unknown, read it back first */
 	struct hmap pending;       /* owned keys of services not yet applied */
 	bool need_full;            /* a full run failed: the retry is full too */
+	uint32_t genid;            /* ruleset generation after our last commit */
 };
 
 static double now_ms(void)
@@ -214,6 +215,45 @@ static void unblock(struct nft_sync *s, struct model *m, const struct nft_plan *
 	hmap_fini(&s->state->blocked);
 }
 
+/* A full resync compares against what we believe the kernel holds. Did
+ * someone else change the table meanwhile (delete it, add or remove a chain
+ * or map)? The ruleset generation says whether anyone committed anything
+ * since our last commit; if so, the table's use count (its chains and
+ * maps) and its chain names say whether it was this table. On a mismatch
+ * the state is dropped and this run reads the table back and restores it.
+ * Rules edited inside our chains are not looked for (a restart finds them). */
+static void check_drift(struct nft_sync *s)
+{
+	size_t ours = s->state->chains.len + s->state->sets.len;
+	bool exists = false, match = true;
+	uint32_t use = 0, genid = 0;
+
+	if (!s->state->table_exists || nfr_genid(s->nl, &genid) < 0 || genid == s->genid)
+		return;
+	if (nfr_table_exists(s->nl, s->table, &exists, &use) < 0)
+		return;
+	if (exists && use == ours && nfr_chains_match(s->nl, s->table, s->state, &match) == 0 &&
+	    match) {
+		s->genid = genid; /* someone else's commit, not to our table */
+		return;
+	}
+	if (exists)
+		log_warn("table inet %s holds %u chains and maps, nftproxy wrote %zu%s: it was changed "
+			 "by someone else; reading it back and restoring it", s->table, use, ours,
+			 match ? "" : " (and other chain names)");
+	else
+		log_warn("table inet %s was deleted by someone else; recreating it", s->table);
+	nft_state_free(s->state);
+	s->state = NULL;
+}
+
+/* Remembers the generation our commit made (or found), for check_drift. */
+static void note_genid(struct nft_sync *s)
+{
+	if (nfr_genid(s->nl, &s->genid) < 0)
+		s->genid = 0;
+}
+
 int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync_stats *stats)
 {
 	struct nft_sync_stats st = { 0 };
@@ -225,6 +265,8 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	r = take_dirty(s, m);
 	if (r < 0)
 		return r;
+	if (full && s->state)
+		check_drift(s);
 	if (!s->state) {
 		r = nft_state_new(&s->state);
 		if (r < 0)
@@ -251,6 +293,8 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	if (nft_plan_size(&p) == 0) {
 		pending_clear(s);
 		s->need_full = false;
+		if (full)
+			note_genid(s);
 		goto done;
 	}
 	r = nfk_send_plan(s->nl, &p, &ss);
@@ -272,6 +316,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	}
 	pending_clear(s);
 	s->need_full = false;
+	note_genid(s);
 	unblock(s, m, &p);
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
@@ -319,7 +364,7 @@ int nft_table_delete(const char *table)
 	r = nfk_open(&n);
 	if (r < 0)
 		return r;
-	r = nfr_table_exists(n, table, &exists);
+	r = nfr_table_exists(n, table, &exists, NULL);
 	if (r == 0)
 		r = exists ? nfk_delete_table(n, table) : -ENOENT;
 	nfk_close(n);

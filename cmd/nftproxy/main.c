@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 		return usage_error("--manifests DIR is required (the API source is not "
 				   "available yet)");
 	if (nft_table_name(opts.cluster_name, table, sizeof(table)) < 0) {
-		snprintf(err, sizeof(err), "invalid --cluster-name \"%s\"",
+		snprintf(err, sizeof(err), "invalid --cluster-name \"%s\": use at most 50 lower-case "
+			 "letters, digits and '-', starting and ending with a letter or digit",
 			 opts.cluster_name ? opts.cluster_name : "");
 		return usage_error(err);
 	}
