@@ -20,6 +20,7 @@ struct doc_json {
 	size_t count;
 	/* Position of the next byte to be fed, 1-based, for error messages. */
 	size_t line, col;
+	size_t last_line, last_col; /* position of the last byte fed */
 	const char *reason;        /* a -EBADMSG of our own, before its position */
 	char msg[256];
 };
@@ -170,6 +171,8 @@ void doc_json_free(struct doc_json *p)
 static void json_advance(struct doc_json *p, const unsigned char *buf, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		p->last_line = p->line;
+		p->last_col = p->col;
 		if (buf[i] == '\n') {
 			p->line++;
 			p->col = 1;
@@ -231,7 +234,13 @@ int doc_json_feed(struct doc_json *p, const void *buf, size_t len)
 	st = yajl_parse(p->h, b, len);
 	if (st != yajl_status_ok) {
 		used = yajl_get_bytes_consumed(p->h);
-		/* yajl counts the offending byte as consumed. */
+		/* yajl counts the offending byte as consumed. None consumed: it
+		 * was the last byte of the previous chunk, so report where that
+		 * one was, as a whole buffer would have. */
+		if (!used && p->last_line) {
+			p->line = p->last_line;
+			p->col = p->last_col;
+		}
 		return json_status(p, st, b, used ? used - 1 : 0);
 	}
 	json_advance(p, b, len);
