@@ -8,6 +8,7 @@
 #include "lib/kube/decode.h"
 #include "lib/model/store.h"
 #include "nft/compile.h"
+#include "nft/dump.h"
 #include "nft/state.h"
 #include "tests/unit/check.h"
 
@@ -259,11 +260,37 @@ static void test_chain_names(void)
 	CHECK(strcmp(a + 11, "-default/web/tcp/http__10.0.0.1/80") == 0);
 }
 
+/* nftproxyctl dump names services from chain names and element comments. */
+static void test_chain_name_parse(void)
+{
+	char buf[NFT_NAME_MAX], *ns, *name, *port;
+	struct ip_addr ip;
+
+	nftc_svc_chain_name(buf, AF_INET, "kube-system", "core-dns", IPPROTO_UDP, "dns-udp");
+	CHECK_INT(nft_chain_name_parse(buf, &ns, &name, &port), 0);
+	CHECK_STR(ns, "kube-system");
+	CHECK_STR(name, "core-dns");
+	CHECK_STR(port, "dns-udp");
+	free(ns), free(name), free(port);
+
+	CHECK_INT(ip_addr_parse("fd00:10:244::1", &ip), 0);
+	nftc_ep_chain_name(buf, AF_INET6, "default", "web", IPPROTO_TCP, NULL, &ip, 8080);
+	CHECK_INT(nft_chain_name_parse(buf, &ns, &name, &port), 0);
+	CHECK_STR(ns, "default");
+	CHECK_STR(name, "web");
+	CHECK_STR(port, "");
+	free(ns), free(name), free(port);
+
+	CHECK_INT(nft_chain_name_parse("services", &ns, &name, &port), -EINVAL);
+	CHECK_INT(nft_chain_name_parse("svc-ABCDEFGH-only/two", &ns, &name, &port), -EINVAL);
+}
+
 int main(void)
 {
 	RUN(test_dual_stack_service);
 	RUN(test_no_endpoints_and_ignored);
 	RUN(test_skeleton);
 	RUN(test_chain_names);
+	RUN(test_chain_name_parse);
 	return 0;
 }
