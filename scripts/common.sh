@@ -6,11 +6,14 @@ NFTP_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 # Build: compiler, meson, and the libraries of meson.build. Run: nftables
 # (nft, used by the tests to look at the table), iproute2 (network
-# namespaces), conntrack (the tests look at flows), valgrind (leak checks).
-# jq reads nftproxyctl dump --json in the tests.
+# namespaces), conntrack (the tests look at flows). jq reads nftproxyctl dump
+# --json in the tests. scripts/test.sh adds NFTP_TEST_PACKAGES.
 NFTP_PACKAGES=(meson ninja-build pkg-config gcc libnftnl-dev libmnl-dev libyajl-dev
 	libuv1-dev libyaml-dev libcurl4-openssl-dev libnetfilter-conntrack-dev nftables
-	iproute2 conntrack jq valgrind)
+	iproute2 conntrack jq)
+# Only for the tests: valgrind (leak checks), clang and its libFuzzer
+# runtime (the fuzz regression run of tests/fuzz).
+NFTP_TEST_PACKAGES=(valgrind clang libclang-rt-14-dev)
 
 nftp_say() { printf '==> %s\n' "$*"; }
 

@@ -7,7 +7,7 @@
 #   sudo scripts/test.sh
 #
 # Environment: NFTP_SANITIZE=0 skips the sanitizer build, NFTP_VALGRIND=0 the
-# unit tests under valgrind; NFTP_SUITES="unit"
+# unit tests under valgrind, NFTP_FUZZ=0 the fuzz regression run; NFTP_SUITES="unit"
 # (space separated) limits the suites; extra arguments go to `meson test`.
 # The integration tests need root, network namespaces and nf_tables; without
 # them they are counted as skipped.
@@ -22,6 +22,7 @@ builds=("$NFTP_REPO/build")
 failed_builds=0
 passed=0 failed=0 skipped=0
 
+NFTP_PACKAGES+=("${NFTP_TEST_PACKAGES[@]}")
 nftp_install_packages || { echo "0 passed, 1 failed"; exit 1; }
 
 run_build() {
@@ -78,9 +79,43 @@ run_valgrind() {
 	count_log "$log" "valgrind"
 }
 
+# The libFuzzer harnesses (tests/fuzz), built with clang, run once over
+# their seed corpus and saved reproducers: a regression test, bounded and
+# deterministic. Open-ended fuzzing is tests/fuzz/run.sh.
+run_fuzz() {
+	local dir=$NFTP_REPO/build-fuzz log probe
+	[[ -z $suites || " $suites " == *" fuzz "* ]] || return 0
+	probe=$(mktemp -d)
+	if ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }\n' |
+		clang -fsanitize=fuzzer -x c - -o "$probe/probe" 2>/dev/null; then
+		rm -rf "$probe"
+		nftp_say "clang with libFuzzer is not available: fuzz regression skipped"
+		return 0
+	fi
+	rm -rf "$probe"
+	if ! CC=clang nftp_build "$dir" -Dfuzz=true "-Db_sanitize=address,undefined" -Db_lundef=false; then
+		echo "fuzz build in $dir failed" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	log="$dir/meson-logs/testlog.json"
+	rm -f "$log"
+	nftp_say "meson test -C $dir --suite fuzz"
+	meson test -C "$dir" --suite fuzz --print-errorlogs --num-processes 2
+	if [[ ! -s $log ]]; then
+		echo "meson test --suite fuzz wrote no results" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	count_log "$log" "fuzz regression"
+}
+
 for b in "${builds[@]}"; do run_build "$b" "$@"; done
 if command -v valgrind >/dev/null && [[ ${NFTP_VALGRIND:-1} != 0 ]]; then
 	run_valgrind
+fi
+if command -v clang >/dev/null && [[ ${NFTP_FUZZ:-1} != 0 ]]; then
+	run_fuzz
 fi
 
 failed=$((failed + failed_builds))

@@ -23,7 +23,10 @@ int doc_json_feed(struct doc_json *p, const void *buf, size_t len);
  * no value was seen at all). */
 int doc_json_finish(struct doc_json *p);
 
-/* After -EBADMSG or -E2BIG: "line 3 column 14: <what is wrong>". */
+/* After -EBADMSG or -E2BIG: "line 3 column 14: <what is wrong>". The
+ * position is the same however the input was cut into chunks, except one
+ * byte later when the byte that ends a number came in the next chunk
+ * (yajl's own lookahead; tests/fuzz/crashes/doc_json/number-lookahead.bin). */
 const char *doc_json_error(const struct doc_json *p);
 
 /* Number of top-level values completed so far. */

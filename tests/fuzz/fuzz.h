@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "lib/kube/doc.h"
+#include "lib/model/types.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -16,8 +17,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void fuzz_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 
-#define FUZZ_CHECK(cond, ...) \
-	do { if (!(cond)) fuzz_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed: " __VA_ARGS__); } while (0)
+#define FUZZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail(__FILE__, __LINE__, "CHECK(" #cond ") failed: " __VA_ARGS__);    \
+	} while (0)
 
 /* Call from LLVMFuzzerInitialize: keeps a descriptor for fuzz_fail that
  * survives -close_fd_mask=2 (run.sh closes stderr because the decoders log
@@ -28,6 +32,11 @@ void fuzz_init(void);
  * the tree into h (FNV-1a over a canonical encoding) so that two parses of
  * the same text can be compared. */
 uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h);
+
+/* What types.h and decode.h promise of a decoded object: names present,
+ * known protocols and families, at most one cluster IP per family, ... */
+void fuzz_check_service(const struct model_service *svc);
+void fuzz_check_slice(const struct model_slice *s);
 
 #define FUZZ_HASH_INIT 0xcbf29ce484222325ULL
 

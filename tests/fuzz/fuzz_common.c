@@ -1,11 +1,13 @@
 #include "tests/fuzz/fuzz.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static int fuzz_fd = 2;
@@ -61,8 +63,7 @@ static void check_describe(const struct doc *d)
 		char *buf = block + 96 - sizes[i];
 
 		FUZZ_CHECK(doc_describe(d, buf, sizes[i]) == buf, "returns buf");
-		FUZZ_CHECK(strnlen(buf, sizes[i]) < sizes[i], "size %zu: not terminated",
-			   sizes[i]);
+		FUZZ_CHECK(strnlen(buf, sizes[i]) < sizes[i], "size %zu: not terminated", sizes[i]);
 	}
 	free(block);
 }
@@ -175,4 +176,76 @@ uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h)
 		break;
 	}
 	return h;
+}
+
+static void check_proto(uint8_t p, const char *what)
+{
+	FUZZ_CHECK(p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP, "%s protocol %u",
+		   what, p);
+}
+
+static void check_family(int family, const char *what)
+{
+	FUZZ_CHECK(family == AF_INET || family == AF_INET6, "%s family %d", what, family);
+}
+
+void fuzz_check_service(const struct model_service *svc)
+{
+	FUZZ_CHECK(svc->ns && svc->name, "service without namespace or name");
+	/* "at most one per family, primary first. Empty when headless." */
+	FUZZ_CHECK(svc->n_cluster_ips <= 2, "%zu cluster IPs", svc->n_cluster_ips);
+	FUZZ_CHECK(!svc->headless || !svc->n_cluster_ips, "headless with cluster IPs");
+	for (size_t i = 0; i < svc->n_cluster_ips; i++)
+		check_family(svc->cluster_ips[i].family, "cluster IP");
+	FUZZ_CHECK(svc->n_cluster_ips < 2 ||
+			   svc->cluster_ips[0].family != svc->cluster_ips[1].family,
+		   "two cluster IPs of one family");
+	for (size_t i = 0; i < 2; i++)
+		FUZZ_CHECK(!svc->ip_families[i] || svc->ip_families[i] == AF_INET ||
+				   svc->ip_families[i] == AF_INET6,
+			   "ipFamilies[%zu] = %d", i, svc->ip_families[i]);
+	FUZZ_CHECK(!svc->n_ports || svc->ports, "ports");
+	for (size_t i = 0; i < svc->n_ports; i++) {
+		const struct svc_port *p = &svc->ports[i];
+
+		check_proto(p->protocol, "service port");
+		FUZZ_CHECK(p->port != 0, "service port %zu is 0", i);
+		FUZZ_CHECK(!p->target_port.is_string ||
+				   (p->target_port.present && p->target_port.str),
+			   "targetPort string");
+		FUZZ_CHECK(!p->name || *p->name, "empty port name is not NULL");
+	}
+	for (size_t i = 0; i < svc->n_external_ips; i++)
+		check_family(svc->external_ips[i].family, "external IP");
+	for (size_t i = 0; i < svc->n_lb_ingress_ips; i++)
+		check_family(svc->lb_ingress_ips[i].family, "LB ingress IP");
+	for (size_t i = 0; i < svc->n_lb_source_ranges; i++) {
+		const struct svc_prefix *p = &svc->lb_source_ranges[i];
+
+		check_family(p->addr.family, "source range");
+		FUZZ_CHECK(p->len <= (p->addr.family == AF_INET ? 32 : 128), "prefix /%u", p->len);
+	}
+	for (size_t i = 0; i < svc->n_labels; i++)
+		FUZZ_CHECK(svc->labels[i].key && svc->labels[i].value, "label %zu", i);
+}
+
+void fuzz_check_slice(const struct model_slice *s)
+{
+	FUZZ_CHECK(s->ns && s->name, "slice without namespace or name");
+	FUZZ_CHECK(s->addr_type >= SLICE_ADDR_IPV4 && s->addr_type <= SLICE_ADDR_FQDN,
+		   "addressType %d", (int)s->addr_type);
+	for (size_t i = 0; i < s->n_ports; i++)
+		check_proto(s->ports[i].protocol, "slice port");
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		const struct slice_endpoint *ep = &s->endpoints[i];
+
+		for (size_t j = 0; j < ep->n_addrs; j++)
+			check_family(ep->addrs[j].family, "endpoint address");
+		for (size_t j = 0; j < ep->n_hint_zones; j++)
+			FUZZ_CHECK(ep->hint_zones[j], "hint zone %zu", j);
+		for (size_t j = 0; j < ep->n_hint_nodes; j++)
+			FUZZ_CHECK(ep->hint_nodes[j], "hint node %zu", j);
+	}
+	for (size_t i = 0; i < s->n_labels; i++)
+		FUZZ_CHECK(s->labels[i].key && s->labels[i].value, "label %zu", i);
 }

@@ -5,10 +5,12 @@
  * them) separated by a line "%%". A batch whose first line is "#delete"
  * deletes the objects it names; any other batch upserts what it decodes.
  * After each batch the endpoints of every port of every service are merged
- * for both families and checked against model_endpoints()'s contract. */
+ * for both families and checked against model_endpoints()'s contract and
+ * against model_ref.c, which applies the same batches to plain arrays. */
 #include "lib/kube/decode.h"
 #include "lib/model/store.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/model_ref.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -16,7 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#define BATCH_SEP "\n%%\n"
+#define BATCH_SEP   "\n%%\n"
 #define DELETE_MARK "#delete\n"
 
 static void check_endpoints(const struct model *m, const struct model_service *svc,
@@ -57,8 +59,8 @@ static int check_service(const struct model_service *svc, void *data)
 	struct walk *w = data;
 
 	w->n++;
-	FUZZ_CHECK(model_service_get(w->m, svc->ns, svc->name) == svc, "%s/%s not found",
-		   svc->ns, svc->name);
+	FUZZ_CHECK(model_service_get(w->m, svc->ns, svc->name) == svc, "%s/%s not found", svc->ns,
+		   svc->name);
 	(void)model_service_ignored(svc);
 	for (size_t i = 0; i < svc->n_ports; i++) {
 		check_endpoints(w->m, svc, &svc->ports[i], AF_INET);
@@ -136,10 +138,39 @@ static void apply(struct model *m, struct kdec_result *res, bool del)
 	}
 }
 
-static void batch(struct model *m, const uint8_t *data, size_t size)
+/* The reference gets its own copy of the batch's objects. */
+static void apply_ref(struct model_ref *ref, struct kdec_result *res, bool del)
 {
-	bool del = size >= strlen(DELETE_MARK) &&
-		   memcmp(data, DELETE_MARK, strlen(DELETE_MARK)) == 0;
+	for (size_t i = 0; i < res->n_objects; i++) {
+		struct kdec_object *o = &res->objects[i];
+
+		if (del && o->svc)
+			model_ref_delete_service(ref, o->svc->ns, o->svc->name);
+		else if (del)
+			model_ref_delete_slice(ref, o->slice->ns, o->slice->name);
+		else if (o->svc)
+			model_ref_put_service(ref, o->svc);
+		else
+			model_ref_put_slice(ref, o->slice);
+		if (!del) {
+			o->svc = NULL;
+			o->slice = NULL;
+		}
+	}
+	for (size_t i = 0; del && i < res->n_rejected; i++) {
+		const struct kdec_rejected *rej = &res->rejected[i];
+
+		if (rej->ns && rej->kind == KDEC_SERVICE)
+			model_ref_delete_service(ref, rej->ns, rej->name);
+		else if (rej->ns)
+			model_ref_delete_slice(ref, rej->ns, rej->name);
+	}
+}
+
+static void batch(struct model *m, struct model_ref *ref, const uint8_t *data, size_t size)
+{
+	bool del =
+		size >= strlen(DELETE_MARK) && memcmp(data, DELETE_MARK, strlen(DELETE_MARK)) == 0;
 	struct kdec_result res = { 0 };
 	char err[KDEC_ERR_MAX];
 	char *buf;
@@ -156,9 +187,14 @@ static void batch(struct model *m, const uint8_t *data, size_t size)
 	if (kdec_parse_buffer(buf, size, "fuzz", &res, err, sizeof(err)) == 0) {
 		apply(m, &res, del);
 		kdec_result_fini(&res);
+		FUZZ_CHECK(kdec_parse_buffer(buf, size, "fuzz", &res, err, sizeof(err)) == 0,
+			   "second parse");
+		apply_ref(ref, &res, del);
+		kdec_result_fini(&res);
 	}
 	free(buf);
 	check_model(m);
+	model_ref_check(ref, m);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -170,6 +206,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const size_t seplen = strlen(BATCH_SEP);
+	struct model_ref ref = { 0 };
 	struct model *m;
 	const uint8_t *end = data + size, *sep;
 	int r;
@@ -180,10 +217,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sep = memmem(data, (size_t)(end - data), BATCH_SEP, seplen);
 		if (!sep)
 			break;
-		batch(m, data, (size_t)(sep - data) + 1);
+		batch(m, &ref, data, (size_t)(sep - data) + 1);
 		data = sep + seplen;
 	}
-	batch(m, data, (size_t)(end - data));
+	batch(m, &ref, data, (size_t)(end - data));
 	model_free(m);
+	model_ref_fini(&ref);
 	return 0;
 }
