@@ -168,7 +168,7 @@ static int stable_slots(const struct nft_state *s, uint32_t map, uint32_t base,
 		nft_key_u32(key, &klen, base + (uint32_t)i);
 		nft_elem_id(id, nft_lb_map_name(map, m), key, klen);
 		old = hmap_get(&s->elems, id);
-		v = old ? (uintptr_t)hmap_get(&idx, old->target) : 0;
+		v = old ? (uintptr_t)hmap_get(&idx, nft_ap_elem_target(old)) : 0;
 		if (v && !placed[v - 1]) {
 			placed[v - 1] = true;
 			order[i] = v - 1;

@@ -217,7 +217,7 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 			return nft_state_block(s, f->owner);
 		}
 		ap->gen = p->gen;
-		if (strcmp(ap->target, e->chain) == 0)
+		if (strcmp(nft_ap_elem_target(ap), e->chain) == 0)
 			return 0;
 		r = plan_del_elem(p, f->owner, ap);
 		if (r < 0)
@@ -300,7 +300,7 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 		memcpy(c.svc.bytes, e->key, alen);
 		memcpy(&port, e->key + alen + 4, 2);
 		c.svc_port = ntohs(port);
-		if (strcmp(e->target, NFT_CHAIN_REJECT) == 0) {
+		if (strcmp(nft_ap_elem_target(e), NFT_CHAIN_REJECT) == 0) {
 			/* Had no endpoint: does the new fragment give it some? */
 			nft_elem_id(id, alen == 4 ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6,
 				    e->key, e->key_len);
@@ -318,7 +318,7 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			}
 			continue;
 		}
-		unit = unit_of(e->target);
+		unit = unit_of(nft_ap_elem_target(e));
 		if (!unit)
 			continue;
 		for (size_t k = 0; k < owner->n_chains; k++) {

@@ -106,7 +106,7 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 	memcpy(&port, e->key + alen + 4, 2);
 	svc->port = ntohs(port);
 
-	lb = hmap_get(notes, e->target);
+	lb = hmap_get(notes, nft_ap_elem_target(e));
 	if (e->comment) {
 		/* "ns/name/proto/port": the chain-name parser takes the same tail. */
 		char buf[600];
@@ -114,7 +114,8 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 		snprintf(buf, sizeof(buf), "x-x-%s", e->comment);
 		r = nft_chain_name_parse(buf, &svc->ns, &svc->name, &svc->port_name);
 	} else {
-		r = nft_chain_name_parse(e->target, &svc->ns, &svc->name, &svc->port_name);
+		r = nft_chain_name_parse(nft_ap_elem_target(e), &svc->ns, &svc->name,
+					 &svc->port_name);
 	}
 	if (r == -EINVAL) {
 		/* Not an element we wrote: show it, but say we cannot name it. */
@@ -141,7 +142,7 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 		nft_key_u32(key, &klen, lb->ri.offset + i);
 		nft_elem_id(id, lb->ri.set, key, klen);
 		le = hmap_get(&st->elems, id);
-		ep = le ? hmap_get(notes, le->target) : NULL;
+		ep = le ? hmap_get(notes, nft_ap_elem_target(le)) : NULL;
 		if (!ep || !ep->ri.dnat)
 			continue;
 		svc->eps[svc->n_eps].ip = ep->ri.addr;

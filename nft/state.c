@@ -43,7 +43,6 @@ static void elem_free(struct nft_ap_elem *e)
 	if (!e)
 		return;
 	free(e->id);
-	free(e->target);
 	free(e->comment);
 	free(e);
 }
@@ -165,30 +164,23 @@ void nft_state_del_chain(struct nft_state *s, const char *name)
 int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 		       size_t key_len, const char *target, struct nft_ap_elem **out)
 {
+	struct nft_ap_chain *t = hmap_get(&s->chains, target);
 	char id[NFT_ELEM_ID_MAX];
 	struct nft_ap_elem *e;
-	char *t;
 	int r;
 
 	nft_elem_id(id, set, key, key_len);
-	t = strdup(target);
-	if (!t)
-		return -ENOMEM;
 	e = hmap_get(&s->elems, id);
 	if (e) {
-		free(e->target);
 		e->target = t;
 		goto done;
 	}
 	e = calloc(1, sizeof(*e));
-	if (!e) {
-		free(t);
+	if (!e)
 		return -ENOMEM;
-	}
 	/* One allocation holds the id and, after its NUL, the set name. */
 	e->id = malloc(strlen(id) + 1 + strlen(set) + 1);
 	if (!e->id) {
-		free(t);
 		free(e);
 		return -ENOMEM;
 	}
@@ -207,6 +199,11 @@ done:
 	if (out)
 		*out = e;
 	return 0;
+}
+
+const char *nft_ap_elem_target(const struct nft_ap_elem *e)
+{
+	return e->target ? e->target->name : "";
 }
 
 void nft_state_del_elem(struct nft_state *s, const char *id)

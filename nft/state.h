@@ -46,7 +46,11 @@ struct nft_ap_elem {
 	char *set;                 /* points into id's storage copy */
 	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
-	char *target;              /* chain name the element goes to */
+	/* The chain the element goes to (NULL: not a chain of this table). A
+	 * pointer, not a copy of the name: 120k elements at 10k x 10. Chains
+	 * outlive the elements that go to them (the kernel refuses to delete
+	 * a chain in use, and a commit deletes elements first). */
+	struct nft_ap_chain *target;
 	struct nft_owner *owner;
 	uint32_t gen;              /* last plan that claimed it */
 	char *comment;             /* only when read back: the element's comment */
@@ -93,8 +97,12 @@ void nft_elem_id(char *buf, const char *set, const uint8_t *key, size_t key_len)
 int nft_state_put_chain(struct nft_state *s, const char *name, uint64_t fp,
 			struct nft_ap_chain **out);
 void nft_state_del_chain(struct nft_state *s, const char *name);
+/* target is a chain name, looked up in the state (must be there, or the
+ * element records NULL). */
 int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 		       size_t key_len, const char *target, struct nft_ap_elem **out);
+/* The name of the chain an element goes to, or "" if none. */
+const char *nft_ap_elem_target(const struct nft_ap_elem *e);
 void nft_state_del_elem(struct nft_state *s, const char *id);
 /* Records that service `owner` waits for a key another service holds. */
 int nft_state_block(struct nft_state *s, const char *owner);

@@ -266,11 +266,11 @@ static void check_consistent(struct nft_state *s)
 	while (hmap_next(&s->elems, &it, NULL, &v)) {
 		struct nft_ap_elem *e = v;
 
-		if (!hmap_get(&s->chains, e->target)) {
-			fprintf(stderr, "element %s goes to missing chain %s\n", e->id, e->target);
+		if (!e->target || hmap_get(&s->chains, e->target->name) != e->target) {
+			fprintf(stderr, "element %s goes to a chain the state does not hold\n", e->id);
 			exit(1);
 		}
-		CHECK_INT(hmap_put(&targets, e->target, e, NULL), 0);
+		CHECK_INT(hmap_put(&targets, e->target->name, e, NULL), 0);
 	}
 	it = 0;
 	while (hmap_next(&s->chains, &it, NULL, &v)) {
