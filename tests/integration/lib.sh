@@ -794,13 +794,17 @@ trace_count_between() {
 # fdiff A B: A - B with 3 decimals
 fdiff() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 
-# assert_loop_clean FILE WHAT: a background probe run had no failed attempt.
+# assert_loop_clean FILE WHAT [LOST_OK]: a background probe run had no failed
+# attempt, or at most LOST_OK timeouts (default 0) and nothing else.
 assert_loop_clean() {
-	local out=$1 what=$2 n ok
+	local out=$1 what=$2 lost_ok=${3:-0} n ok to
 	n=$(probe_get attempts "$(cat "$out")")
 	ok=$(probe_get ok "$(cat "$out")")
+	to=$(probe_get timeout "$(cat "$out")")
 	if ((n > 0 && n == ok)); then
 		pass "$what: $n attempts, all answered ($(probe_replies "$(cat "$out")"))"
+	elif ((n > 0 && n - ok == to && to <= lost_ok)); then
+		pass "$what: $n attempts, $to lost (at most $lost_ok allowed), the rest answered ($(probe_replies "$(cat "$out")"))"
 	else
 		check_failed "$what: $((n - ok)) of $n attempts failed: refused=$(probe_get refused "$(cat "$out")") unreachable=$(probe_get unreachable "$(cat "$out")") timeout=$(probe_get timeout "$(cat "$out")") error=$(probe_get error "$(cat "$out")")
 $(grep -v ' result=ok ' "$out" | grep '^attempt' | sed -n 1,10p)

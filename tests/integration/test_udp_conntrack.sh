@@ -66,7 +66,10 @@ for ip in 10.96.0.10 fd00:10:96::10; do
 		check_failed "flow $ip:53 from port ${FLOW[$ip]} still reached the removed endpoint pod-3 $after times more than 1.5 s after the removal (stale UDP conntrack entry not deleted; kube-proxy deletes conntrack entries of removed UDP endpoints):
 $(awk -v t0="$t0" '$1 == "attempt" && substr($3, 3) + 0 > t0' "$out" | tail -n 3)"
 	fi
-	assert_loop_clean "$out" "flow $ip:53 answered throughout"
+	# One datagram may be lost: one already DNATed to pod-3 when its
+	# conntrack entry is deleted gets a reply that no entry un-NATs, so the
+	# client drops it (kube-proxy's deletion has the same window).
+	assert_loop_clean "$out" "flow $ip:53 answered throughout" 1
 done
 
 nftproxy_alive || check_failed "nftproxy died during the test"
