@@ -218,18 +218,7 @@ void nft_state_del_elem(struct nft_state *s, const char *id)
 
 int nft_state_block(struct nft_state *s, const char *owner)
 {
-	char *k;
-	int r;
-
-	if (hmap_get(&s->blocked, owner))
-		return 0;
-	k = strdup(owner);
-	if (!k)
-		return -ENOMEM;
-	r = hmap_put(&s->blocked, k, k, NULL);
-	if (r < 0)
-		free(k);
-	return r;
+	return hmap_strset_add(&s->blocked, owner);
 }
 
 bool nft_state_has_set(const struct nft_state *s, const char *name)
@@ -239,18 +228,7 @@ bool nft_state_has_set(const struct nft_state *s, const char *name)
 
 int nft_state_add_set(struct nft_state *s, const char *name)
 {
-	char *n;
-	int r;
-
-	if (hmap_get(&s->sets, name))
-		return 0;
-	n = strdup(name);
-	if (!n)
-		return -ENOMEM;
-	r = hmap_put(&s->sets, n, n, NULL);
-	if (r < 0)
-		free(n);
-	return r;
+	return hmap_strset_add(&s->sets, name);
 }
 
 struct nft_owner *nft_state_owner(struct nft_state *s, const char *key)

@@ -130,18 +130,7 @@ const char *model_service_ignored(const struct model_service *svc)
 
 static int dirty_mark(struct model *m, const char *key)
 {
-	char *k;
-	int r;
-
-	if (hmap_get(&m->dirty, key))
-		return 0;
-	k = strdup(key);
-	if (!k)
-		return -ENOMEM;
-	r = hmap_put(&m->dirty, k, k, NULL);
-	if (r < 0)
-		free(k);
-	return r;
+	return hmap_strset_add(&m->dirty, key);
 }
 
 /* ---- services ---- */

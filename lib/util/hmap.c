@@ -123,6 +123,22 @@ void *hmap_del(struct hmap *m, const char *key)
 	return value;
 }
 
+int hmap_strset_add(struct hmap *m, const char *key)
+{
+	char *k;
+	int r;
+
+	if (hmap_get(m, key))
+		return 0;
+	k = strdup(key);
+	if (!k)
+		return -ENOMEM;
+	r = hmap_put(m, k, k, NULL);
+	if (r < 0)
+		free(k);
+	return r;
+}
+
 int hmap_next(const struct hmap *m, size_t *iter, const char **key, void **value)
 {
 	for (; *iter < m->cap; (*iter)++) {

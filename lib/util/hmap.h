@@ -31,6 +31,11 @@ int hmap_put(struct hmap *m, const char *key, void *value, void **old);
 /* Removes key; returns its value or NULL. */
 void *hmap_del(struct hmap *m, const char *key);
 
+/* A set of strings: the map owns a copy of each key, stored as its value
+ * (free the values before hmap_fini). Adds key unless present. Returns 0
+ * or -ENOMEM. */
+int hmap_strset_add(struct hmap *m, const char *key);
+
 /* Iteration: for (size_t i = 0; hmap_next(m, &i, &k, &v); ) ... Do not
  * insert or delete while iterating. */
 int hmap_next(const struct hmap *m, size_t *iter, const char **key, void **value);

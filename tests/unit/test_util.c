@@ -51,6 +51,23 @@ static void test_hmap_replace(void)
 	hmap_fini(&m);
 }
 
+static void test_hmap_strset(void)
+{
+	struct hmap m = HMAP_INIT;
+	char key[] = "ns/web";
+	size_t it = 0;
+	void *v;
+
+	CHECK_INT(hmap_strset_add(&m, key), 0);
+	key[0] = 'X'; /* the set holds its own copy */
+	CHECK_INT(hmap_strset_add(&m, "ns/web"), 0);
+	CHECK_INT(m.len, 1);
+	CHECK_STR(hmap_get(&m, "ns/web"), "ns/web");
+	while (hmap_next(&m, &it, NULL, &v))
+		free(v);
+	hmap_fini(&m);
+}
+
 static void test_hash_short(void)
 {
 	char a[9], b[9], c[9];
@@ -120,6 +137,7 @@ int main(void)
 {
 	RUN(test_hmap_many);
 	RUN(test_hmap_replace);
+	RUN(test_hmap_strset);
 	RUN(test_hash_short);
 	RUN(test_ipaddr);
 	RUN(test_arena);
