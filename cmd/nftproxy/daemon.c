@@ -8,11 +8,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include <uv.h>
 
 #include "cmd/nftproxy/daemon.h"
+#include "lib/kube/apisrc.h"
+#include "lib/kube/kubeconfig.h"
 #include "lib/model/store.h"
 #include "lib/source/source.h"
 #include "lib/util/log.h"
@@ -30,7 +31,11 @@ struct daemon {
 
 	struct model *model;
 	struct nft_sync *sync;
-	struct msrc *src;
+	struct msrc *src;          /* --manifests */
+	struct kapi *api;          /* or the API */
+	bool source_ready;         /* the source holds a complete model: syncs may run */
+	uint64_t start_time;       /* uv_hrtime at start, for the first sync's log line */
+	bool first_sync_done;
 
 	bool stopping;
 	bool synced_once;          /* last_start is meaningful */
@@ -38,7 +43,7 @@ struct daemon {
 	bool sync_armed;
 	uint64_t sync_due;         /* loop time sync_timer fires */
 	bool want_full;
-	uint64_t backoff_ms;       /* 0 while syncs succeed */
+	struct backoff backoff;    /* cur_ms is 0 while syncs succeed */
 	unsigned failures;         /* consecutive failed syncs */
 };
 
@@ -51,12 +56,14 @@ static void sync_request(struct daemon *d, bool full)
 {
 	uint64_t now, due;
 
-	if (d->stopping)
-		return;
 	if (full)
 		d->want_full = true;
+	/* Not before the source has the whole cluster: a sync of half of it
+	 * would take away the rules of what it has not seen yet. */
+	if (d->stopping || !d->source_ready)
+		return;
 	/* A retry is armed: it picks up whatever became dirty meanwhile. */
-	if (d->backoff_ms)
+	if (d->backoff.cur_ms)
 		return;
 	now = uv_now(&d->loop);
 	due = d->synced_once ? d->last_start + d->cfg->min_sync_ms : now;
@@ -69,26 +76,12 @@ static void sync_request(struct daemon *d, bool full)
 	uv_timer_start(&d->sync_timer, on_sync_timer, due - now, 0);
 }
 
-/* The backoff with up to a fifth added at random, so that many proxies
- * failing together do not retry in lockstep. */
-static uint64_t jittered(uint64_t ms)
-{
-	uint32_t r;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		return ms;
-	return ms + (uint64_t)r % (ms / 5 + 1);
-}
-
 static void sync_failed(struct daemon *d, int err)
 {
 	uint64_t now = uv_now(&d->loop), delay;
 
 	d->failures++;
-	d->backoff_ms = d->backoff_ms ? d->backoff_ms * 2 : DAEMON_BACKOFF_MIN_MS;
-	if (d->backoff_ms > DAEMON_BACKOFF_MAX_MS)
-		d->backoff_ms = DAEMON_BACKOFF_MAX_MS;
-	delay = jittered(d->backoff_ms);
+	delay = backoff_next(&d->backoff);
 	if (delay < d->cfg->min_sync_ms)
 		delay = d->cfg->min_sync_ms;
 	log_error("sync of table %s failed (%u in a row): %s; nothing changed in the kernel, "
@@ -123,7 +116,12 @@ static void on_sync_timer(uv_timer_t *t)
 		log_info("sync of table %s succeeded after %u failed attempts", d->cfg->table,
 			 d->failures);
 	d->failures = 0;
-	d->backoff_ms = 0;
+	backoff_reset(&d->backoff);
+	if (!d->first_sync_done) {
+		d->first_sync_done = true;
+		log_info("first sync of table %s done %.1f ms after start: %zu services", d->cfg->table,
+			 (double)(uv_hrtime() - d->start_time) / 1e6, model_service_count(d->model));
+	}
 	if (st.messages)
 		log_v(1, "synced table %s%s: %zu services, %zu messages, %zu bytes in %.1f ms "
 		      "(compile %.1f ms, send %.1f ms)", d->cfg->table, full ? " (full)" : "",
@@ -151,6 +149,16 @@ static void on_source_changed(void *data)
 	sync_request(data, false);
 }
 
+/* The API source has listed everything: the first sync converges the
+ * table fully (whatever an earlier run left there is read back). */
+static void on_source_synced(void *data)
+{
+	struct daemon *d = data;
+
+	d->source_ready = true;
+	sync_request(d, true);
+}
+
 /* Closes everything; uv_run returns once the last handle is closed. */
 static void daemon_stop(struct daemon *d)
 {
@@ -166,6 +174,9 @@ static void daemon_stop(struct daemon *d)
 	if (d->src)
 		msrc_close(d->src, NULL);
 	d->src = NULL;
+	if (d->api)
+		kapi_close(d->api, NULL, NULL);
+	d->api = NULL;
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -199,6 +210,54 @@ static int handles_init(struct daemon *d)
 	return 0;
 }
 
+static int start_manifests(struct daemon *d)
+{
+	int r;
+
+	r = msrc_new(&d->loop, d->cfg->manifests, d->model, on_source_changed, d, &d->src);
+	if (r < 0)
+		return log_error_errno(r, "manifests %s: cannot create the source",
+				       d->cfg->manifests);
+	/* Loads synchronously and logs why it failed. */
+	r = msrc_start(d->src);
+	if (r < 0)
+		return r;
+	log_info("serving manifests from %s into table %s (min sync period %llu ms, "
+		 "full resync every %llu ms)", d->cfg->manifests, d->cfg->table,
+		 (unsigned long long)d->cfg->min_sync_ms, (unsigned long long)d->cfg->sync_ms);
+	d->source_ready = true;
+	return 0;
+}
+
+static int start_api(struct daemon *d)
+{
+	struct kapi_callbacks cb = {
+		.changed = on_source_changed,
+		.synced = on_source_synced,
+		.data = d,
+	};
+	struct kcfg *kc = NULL;
+	char err[KCFG_ERR_MAX];
+	int r;
+
+	err[0] = '\0';
+	r = kcfg_resolve(d->cfg->kubeconfig, d->cfg->master, NULL, &kc, err, sizeof(err));
+	if (r < 0) {
+		log_error("cannot configure the Kubernetes API client: %s",
+			  err[0] ? err : strerror(-r));
+		return r;
+	}
+	r = kapi_new(&d->loop, kc, d->cfg->node_name, d->model, &cb, &d->api);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the Kubernetes API client");
+	log_info("serving the Kubernetes API at %s into table %s as node %s (min sync period "
+		 "%llu ms, full resync every %llu ms); the first sync waits for the lists",
+		 kapi_server(d->api), d->cfg->table, d->cfg->node_name,
+		 (unsigned long long)d->cfg->min_sync_ms, (unsigned long long)d->cfg->sync_ms);
+	kapi_start(d->api);
+	return 0;
+}
+
 static int daemon_start(struct daemon *d)
 {
 	struct nft_sync_config sc = { .table = d->cfg->table, .masq_mark = d->cfg->masq_mark };
@@ -214,20 +273,11 @@ static int daemon_start(struct daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket",
 				       d->cfg->table);
-	r = msrc_new(&d->loop, d->cfg->manifests, d->model, on_source_changed, d, &d->src);
-	if (r < 0)
-		return log_error_errno(r, "manifests %s: cannot create the source",
-				       d->cfg->manifests);
-	/* Loads synchronously and logs why it failed. */
-	r = msrc_start(d->src);
+	r = d->cfg->manifests ? start_manifests(d) : start_api(d);
 	if (r < 0)
 		return r;
-
-	log_info("serving manifests from %s into table %s (min sync period %llu ms, "
-		 "full resync every %llu ms)", d->cfg->manifests, d->cfg->table,
-		 (unsigned long long)d->cfg->min_sync_ms, (unsigned long long)d->cfg->sync_ms);
-	/* The first sync runs right after the initial load, and converges the
-	 * table fully: whatever an earlier run left there is read back. */
+	/* With manifests the first sync runs right after the initial load;
+	 * with the API once every list is in (on_source_synced). */
 	sync_request(d, true);
 	if (d->cfg->sync_ms)
 		uv_timer_start(&d->resync_timer, on_resync_timer, d->cfg->sync_ms,
@@ -242,6 +292,9 @@ int daemon_run(const struct daemon_config *cfg)
 
 	memset(&d, 0, sizeof(d));
 	d.cfg = cfg;
+	d.start_time = uv_hrtime();
+	d.backoff.min_ms = DAEMON_BACKOFF_MIN_MS;
+	d.backoff.max_ms = DAEMON_BACKOFF_MAX_MS;
 	r = uv_loop_init(&d.loop);
 	if (r < 0) {
 		log_error("cannot create the event loop: %s; exiting", uv_strerror(r));

@@ -1,16 +1,22 @@
-/* The nftproxy daemon: one libuv loop that runs the manifest source, the
- * coalesced syncs of the table, and stops cleanly on SIGTERM/SIGINT. */
+/* The nftproxy daemon: one libuv loop that runs the source (the Kubernetes
+ * API, or a manifests directory), the coalesced syncs of the table, and
+ * stops cleanly on SIGTERM/SIGINT. */
 #ifndef NFTPROXY_CMD_DAEMON_H
 #define NFTPROXY_CMD_DAEMON_H
 
 #include <stdint.h>
+
+#include "lib/util/backoff.h"
 
 /* First retry after a failed sync, and the most the doubling reaches. */
 #define DAEMON_BACKOFF_MIN_MS 1000
 #define DAEMON_BACKOFF_MAX_MS 30000
 
 struct daemon_config {
-	const char *manifests;     /* directory of manifests */
+	const char *manifests;     /* directory of manifests; NULL: the API */
+	const char *kubeconfig;    /* --kubeconfig, or NULL */
+	const char *master;        /* --master, or NULL */
+	const char *node_name;     /* this node's name (--hostname-override or the host name) */
 	const char *table;         /* nft table name */
 	uint64_t min_sync_ms;      /* no sync starts sooner than this after the last */
 	uint64_t sync_ms;          /* full resync period; 0 = never */

@@ -72,6 +72,9 @@ int kdec_service_from_doc(const struct doc *obj, struct model_service **out, cha
 			  size_t err_size);
 int kdec_slice_from_doc(const struct doc *obj, struct model_slice **out, char *err,
 			size_t err_size);
+/* The same for a v1 Node (cluster-scoped: the message says "Node name"). */
+int kdec_node_from_doc(const struct doc *obj, struct model_node **out, char *err,
+		       size_t err_size);
 
 /* Decodes obj by its kind and apiVersion. Returns 1 with *out filled (free
  * with kdec_object_fini); 0 when obj is not a kind nftproxy uses (including

@@ -286,42 +286,6 @@ static int svc_policy(struct kdec_ctx *c, const struct doc *spec, const char *ke
 	return 0;
 }
 
-/* Zeroes the host bits, as Go's net.ParseCIDR does, so equal ranges compare
- * equal and sets never hold an address with host bits. */
-static void svc_prefix_mask(struct svc_prefix *p)
-{
-	size_t bytes = ip_addr_len(&p->addr);
-
-	for (size_t i = 0; i < bytes; i++) {
-		size_t bit = i * 8;
-
-		if (bit >= p->len)
-			p->addr.bytes[i] = 0;
-		else if (bit + 8 > p->len)
-			p->addr.bytes[i] &= (uint8_t)(0xff << (8 - (p->len - bit)));
-	}
-}
-
-/* "addr/len" with blanks around it, as kube-proxy accepts (it trims them). */
-static int svc_parse_range(const char *s, struct svc_prefix *p)
-{
-	char buf[IP_ADDR_STRLEN + 8];
-	size_t len;
-
-	s += strspn(s, " \t");
-	len = strlen(s);
-	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len >= sizeof(buf) || !memchr(s, '/', len))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (ip_prefix_parse(buf, &p->addr, &p->len) < 0)
-		return -EINVAL;
-	svc_prefix_mask(p);
-	return 0;
-}
-
 static int svc_source_ranges(struct kdec_ctx *c, const struct doc *spec,
 			     struct model_service *svc)
 {
@@ -342,7 +306,7 @@ static int svc_source_ranges(struct kdec_ctx *c, const struct doc *spec,
 		r = kdec_node_str(c, seq->seq.items[i], path, &s);
 		if (r < 0)
 			return r;
-		if (svc_parse_range(s, &svc->lb_source_ranges[i]) < 0)
+		if (kdec_parse_prefix(s, &svc->lb_source_ranges[i]) < 0)
 			return kdec_fail(c, path, "%s is not a CIDR (address/length)",
 					 doc_describe(seq->seq.items[i], val, sizeof(val)));
 		svc->n_lb_source_ranges = i + 1;

@@ -361,3 +361,39 @@ int kdec_get_ips(struct kdec_ctx *c, const struct doc *map, const char *at, cons
 	*n = seq->seq.n;
 	return 1;
 }
+
+/* Zeroes the host bits, as Go's net.ParseCIDR does, so equal ranges compare
+ * equal and sets never hold an address with host bits. */
+static void kdec_prefix_mask(struct svc_prefix *p)
+{
+	size_t bytes = ip_addr_len(&p->addr);
+
+	for (size_t i = 0; i < bytes; i++) {
+		size_t bit = i * 8;
+
+		if (bit >= p->len)
+			p->addr.bytes[i] = 0;
+		else if (bit + 8 > p->len)
+			p->addr.bytes[i] &= (uint8_t)(0xff << (8 - (p->len - bit)));
+	}
+}
+
+/* "addr/len" with blanks around it, as kube-proxy accepts (it trims them). */
+int kdec_parse_prefix(const char *s, struct svc_prefix *p)
+{
+	char buf[IP_ADDR_STRLEN + 8];
+	size_t len;
+
+	s += strspn(s, " \t");
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(buf) || !memchr(s, '/', len))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (ip_prefix_parse(buf, &p->addr, &p->len) < 0)
+		return -EINVAL;
+	kdec_prefix_mask(p);
+	return 0;
+}

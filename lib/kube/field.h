@@ -78,6 +78,10 @@ int kdec_get_labels(struct kdec_ctx *c, const struct doc *map, const char *at, c
 int kdec_get_ips(struct kdec_ctx *c, const struct doc *map, const char *at, const char *key,
 		 int family, struct ip_addr **out, size_t *n);
 
+/* "addr/len" (blanks around it allowed, as kube-proxy trims them) with the
+ * host bits zeroed, as Go's net.ParseCIDR does. Returns 0 or -EINVAL. */
+int kdec_parse_prefix(const char *s, struct svc_prefix *p);
+
 enum kdec_name_rule {
 	KDEC_DNS_LABEL,            /* RFC 1123 label: namespaces, port names */
 	KDEC_DNS_1035_LABEL,       /* also starts with a letter: service names */

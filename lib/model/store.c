@@ -37,6 +37,7 @@ struct model {
 	 * own slices, whatever the size of the cluster. */
 	struct hmap groups;
 	struct hmap dirty;         /* "ns/name" → the same heap string */
+	struct model_node *node;   /* this node, or NULL */
 };
 
 /* A "ns/name" key: in buf when it fits, else in *heap (the caller frees
@@ -112,6 +113,7 @@ void model_free(struct model *m)
 	hmap_fini(&m->slices);
 	hmap_fini(&m->groups);
 	hmap_fini(&m->dirty);
+	model_node_free(m->node);
 	free(m);
 }
 
@@ -131,6 +133,25 @@ const char *model_service_ignored(const struct model_service *svc)
 static int dirty_mark(struct model *m, const char *key)
 {
 	return hmap_strset_add(&m->dirty, key);
+}
+
+/* ---- the node ---- */
+
+int model_node_set(struct model *m, struct model_node *node)
+{
+	if (model_node_equal(m->node, node)) {
+		if (node != m->node)
+			model_node_free(node);
+		return 0;
+	}
+	model_node_free(m->node);
+	m->node = node;
+	return 1;
+}
+
+const struct model_node *model_node_get(const struct model *m)
+{
+	return m->node;
 }
 
 /* ---- services ---- */

@@ -51,6 +51,14 @@ const struct model_slice *model_slice_get(const struct model *m, const char *ns,
 					   const char *name);
 size_t model_slice_count(const struct model *m);
 
+/* This node. Takes ownership of node (NULL: the node was deleted). Returns
+ * 1 when what the proxy uses of it changed, 0 when it did not (node freed).
+ * Nothing compiles from the node yet (topology and NodePorts do, later), so
+ * a change marks no service dirty. */
+int model_node_set(struct model *m, struct model_node *node);
+/* NULL until the node is known. Borrowed until the next model_node_set. */
+const struct model_node *model_node_get(const struct model *m);
+
 /* Looks up a service; NULL if absent. Borrowed until the next upsert or delete. */
 const struct model_service *model_service_get(const struct model *m, const char *ns,
 					       const char *name);

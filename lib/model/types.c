@@ -42,6 +42,18 @@ void model_service_free(struct model_service *svc)
 	free(svc);
 }
 
+void model_node_free(struct model_node *node)
+{
+	if (!node)
+		return;
+	free(node->name);
+	free(node->resource_version);
+	kvs_free(node->labels, node->n_labels);
+	free(node->addrs);
+	free(node->pod_cidrs);
+	free(node);
+}
+
 void model_slice_free(struct model_slice *slice)
 {
 	if (!slice)
@@ -110,6 +122,17 @@ static bool strv_eq(char *const *a, size_t na, char *const *b, size_t nb)
 	return true;
 }
 
+static bool prefixes_eq(const struct svc_prefix *a, size_t na, const struct svc_prefix *b,
+			size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i].len != b[i].len || !ip_addr_eq(&a[i].addr, &b[i].addr))
+			return false;
+	return true;
+}
+
 static bool svc_port_eq(const struct svc_port *a, const struct svc_port *b)
 {
 	return str_eq(a->name, b->name) && a->protocol == b->protocol && a->port == b->port &&
@@ -137,16 +160,26 @@ bool model_service_equal(const struct model_service *a, const struct model_servi
 	    !ips_eq(a->external_ips, a->n_external_ips, b->external_ips, b->n_external_ips) ||
 	    !ips_eq(a->lb_ingress_ips, a->n_lb_ingress_ips, b->lb_ingress_ips, b->n_lb_ingress_ips))
 		return false;
-	if (a->n_ports != b->n_ports || a->n_lb_source_ranges != b->n_lb_source_ranges)
+	if (a->n_ports != b->n_ports)
 		return false;
 	for (size_t i = 0; i < a->n_ports; i++)
 		if (!svc_port_eq(&a->ports[i], &b->ports[i]))
 			return false;
-	for (size_t i = 0; i < a->n_lb_source_ranges; i++)
-		if (a->lb_source_ranges[i].len != b->lb_source_ranges[i].len ||
-		    !ip_addr_eq(&a->lb_source_ranges[i].addr, &b->lb_source_ranges[i].addr))
-			return false;
+	if (!prefixes_eq(a->lb_source_ranges, a->n_lb_source_ranges, b->lb_source_ranges,
+			 b->n_lb_source_ranges))
+		return false;
 	return kvs_eq(a->labels, a->n_labels, b->labels, b->n_labels);
+}
+
+bool model_node_equal(const struct model_node *a, const struct model_node *b)
+{
+	if (a == b)
+		return true;
+	if (!a || !b)
+		return false;
+	return str_eq(a->name, b->name) && kvs_eq(a->labels, a->n_labels, b->labels, b->n_labels) &&
+	       ips_eq(a->addrs, a->n_addrs, b->addrs, b->n_addrs) &&
+	       prefixes_eq(a->pod_cidrs, a->n_pod_cidrs, b->pod_cidrs, b->n_pod_cidrs);
 }
 
 static bool slice_endpoint_eq(const struct slice_endpoint *a, const struct slice_endpoint *b)

@@ -127,13 +127,32 @@ struct model_slice {
 	size_t n_labels;
 };
 
+/* This node (v1 Node, the one named by --hostname-override): what the proxy
+ * needs of it for topology hints, NodePorts and local-traffic detection. */
+struct model_node {
+	char *name;
+	char *resource_version;
+	struct kv *labels;         /* sorted by key (topology.kubernetes.io/zone, ...) */
+	size_t n_labels;
+	struct ip_addr *addrs;     /* status.addresses of type InternalIP, then ExternalIP */
+	size_t n_addrs;
+	struct svc_prefix *pod_cidrs; /* spec.podCIDRs (or spec.podCIDR) */
+	size_t n_pod_cidrs;
+};
+
+#define NODE_ZONE_LABEL "topology.kubernetes.io/zone"
+
 void model_service_free(struct model_service *svc);
+void model_node_free(struct model_node *node);
 void model_slice_free(struct model_slice *slice);
 
 /* Deep equality of everything the proxy acts on (resourceVersion ignored), so
  * that a re-sent but unchanged object marks nothing dirty. */
 bool model_service_equal(const struct model_service *a, const struct model_service *b);
 bool model_slice_equal(const struct model_slice *a, const struct model_slice *b);
+/* Name, labels, addresses and pod CIDRs: not the status heartbeats, which
+ * change all the time and mean nothing to the proxy. */
+bool model_node_equal(const struct model_node *a, const struct model_node *b);
 
 /* Effective conditions, applying the API's absent-means rules. */
 bool slice_endpoint_ready(const struct slice_endpoint *ep);
