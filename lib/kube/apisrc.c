@@ -118,7 +118,7 @@ static void on_changed(void *ud)
 
 	/* Before the first sync the model is incomplete: the owner waits for
 	 * synced rather than syncing half a cluster. */
-	if (a->synced && a->cb.changed)
+	if (a->synced && a->cb.changed && model_dirty_count(a->model) > 0)
 		a->cb.changed(a->cb.data);
 }
 

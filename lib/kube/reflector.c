@@ -51,6 +51,7 @@ struct krefl {
 	bool any_change;           /* something went to the model in this chunk */
 	uint64_t watch_start;      /* uv_now at the start of the watch */
 	size_t watch_events;       /* events (bookmarks too) in this watch */
+	unsigned expired_streak;   /* watches in a row that were too old before any event */
 	uint64_t list_start;
 
 	char *rv;                  /* last resourceVersion seen */
@@ -449,6 +450,7 @@ static int watch_event(struct krefl *r, struct doc *ev)
 		return 0;
 	}
 	if (strcmp(type, "BOOKMARK") == 0) {
+		r->expired_streak = 0;
 		note_rv(r, obj);
 		log_v(5, "watch %s: bookmark at resourceVersion %s", r->cfg.resource, r->rv);
 		return 0;
@@ -470,6 +472,7 @@ static int watch_event(struct krefl *r, struct doc *ev)
 		return -ECANCELED;
 	}
 	r->st.events++;
+	r->expired_streak = 0;
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
 		log_v(4, "watch %s: %s %s", r->cfg.resource, type,
 		      object_identity(obj, &ns, &name) == 0 ? name : "(no name)");
@@ -537,6 +540,15 @@ static void on_watch_done(void *ud, const struct khttp_result *res)
 	r->next = KREFL_NEXT_NONE;
 	if (next == KREFL_NEXT_RELIST || res->status == 410) {
 		r->st.relists_410++;
+		/* The first relist is at once, to be stale for no longer than
+		 * needed; a server that expires the version its own list just
+		 * gave gets the backoff instead of a busy loop. */
+		if (r->expired_streak++ > 0) {
+			snprintf(what, sizeof(what), "watch %s from %s: the resourceVersion of a "
+				 "fresh list is already too old", r->cfg.resource, server_name(r));
+			retry_later(r, 0, true, what);
+			return;
+		}
 		free(r->rv);
 		r->rv = NULL;
 		start_list(r);
