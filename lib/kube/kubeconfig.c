@@ -22,15 +22,15 @@
 /* Far above any real kubeconfig (certificates inline are a few KiB each) or
  * token (a projected JWT is ~1 KiB), low enough that a wrong path such as a
  * disk image is refused instead of read into memory. */
-#define KCFG_FILE_MAX (16u << 20)
+#define KCFG_FILE_MAX  (16u << 20)
 #define KCFG_TOKEN_MAX (64u << 10)
 
 #define KCFG_WS " \t\r\n\v\f"
 
 /* What loading one kubeconfig needs to say where a problem is. */
 struct kcfg_ld {
-	const char *path;          /* as given, for messages */
-	char *dir;                 /* absolute directory of path, for relative paths */
+	const char *path; /* as given, for messages */
+	char *dir;	  /* absolute directory of path, for relative paths */
 	char *err;
 	size_t err_size;
 };
@@ -84,13 +84,13 @@ static const char *kcfg_join(char *buf, size_t size, const char *at, const char 
 
 /* A field of the wrong type. Only the type is named: the value may be a
  * token or a key typed at the wrong indentation. */
-static int kcfg_fail_type(struct kcfg_ld *l, const char *at, const char *key,
-			  const struct doc *d, const char *expected)
+static int kcfg_fail_type(struct kcfg_ld *l, const char *at, const char *key, const struct doc *d,
+			  const char *expected)
 {
 	char path[128];
 
 	kcfg_join(path, sizeof(path), at, key);
-	if (d->type == DOC_STRING)
+	if (d->type == DOC_STRING && strcmp(expected, "a string") == 0)
 		return kcfg_fail(l, -EINVAL, "%s: contains a NUL byte", path);
 	return kcfg_fail(l, -EINVAL, "%s: is %s, expected %s", path, doc_type_name(d->type),
 			 expected);
@@ -168,9 +168,8 @@ static void kcfg_names_add(char *buf, size_t size, const char *name)
  * list's shape and refuses a name used twice (client-go's conversion from
  * list to map does), and lists the names into names for the caller's "not
  * found" message. name may be NULL to only do that. -EINVAL on errors. */
-static int kcfg_find(struct kcfg_ld *l, const struct doc *root, const char *list,
-		     const char *name, const struct doc **entry, size_t *index, char *names,
-		     size_t names_size)
+static int kcfg_find(struct kcfg_ld *l, const struct doc *root, const char *list, const char *name,
+		     const struct doc **entry, size_t *index, char *names, size_t names_size)
 {
 	const struct doc *seq, *item;
 	const char *n, *prev;
@@ -197,8 +196,9 @@ static int kcfg_find(struct kcfg_ld *l, const struct doc *root, const char *list
 			if (doc_get_string(doc_at(seq, j), "name", &prev) < 0)
 				prev = "";
 			if (strcmp(prev, n) == 0)
-				return kcfg_fail(l, -EINVAL, "%s.name: \"%s\" is also the name of %s[%zu]",
-						 at, n, list, j);
+				return kcfg_fail(l, -EINVAL,
+						 "%s.name: \"%s\" is also the name of %s[%zu]", at,
+						 n, list, j);
 		}
 		kcfg_names_add(names, names_size, n);
 		if (name && strcmp(n, name) == 0) {
@@ -369,7 +369,7 @@ static void kcfg_token_warn(struct kcfg *c, int r)
 		return;
 	c->tok_last_err = r;
 	if (c->token)
-		log_warn("token file %s: %s; keeping the token read before", c->token_file,
+		log_warn("token file %s: %s; keeping the current token", c->token_file,
 			 kcfg_token_problem(r));
 	else
 		log_warn("token file %s: %s; requests go without a token until it can be read",
@@ -524,7 +524,8 @@ static int kcfg_url(const char *url, char **out, bool *https, char *why, size_t 
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
 			return kcfg_errf(why, why_size, -EINVAL,
 					 "\"%s\": spaces and control or non-ASCII characters are "
-					 "not allowed", url);
+					 "not allowed",
+					 url);
 	if (strncasecmp(url, "https://", 8) == 0) {
 		*https = true;
 		auth = url + 8;
@@ -708,13 +709,16 @@ static int kcfg_cluster(struct kcfg_ld *l, const struct doc *entry, size_t i, st
 	/* client-go's ConfirmUsable refuses both, though its message says the
 	 * data "will override". */
 	if (c->ca_file && c->ca_data.data)
-		return kcfg_fail(l, -EINVAL,
-				 "%s: certificate-authority and certificate-authority-data are both "
-				 "set; keep one", at);
+		return kcfg_fail(
+			l, -EINVAL,
+			"%s: certificate-authority and certificate-authority-data are both "
+			"set; keep one",
+			at);
 	if (c->insecure && (c->ca_file || c->ca_data.data))
 		return kcfg_fail(l, -EINVAL,
 				 "%s.insecure-skip-tls-verify: specifying a root certificates file "
-				 "with the insecure flag is not allowed", at);
+				 "with the insecure flag is not allowed",
+				 at);
 	return 0;
 }
 
@@ -735,17 +739,20 @@ static int kcfg_user(struct kcfg_ld *l, const struct doc *entry, size_t i, struc
 	if (kcfg_has(u, "exec"))
 		return kcfg_fail(l, -EOPNOTSUPP,
 				 "%s.exec: exec credential plugins are not supported; use token, "
-				 "tokenFile or a client certificate", at);
+				 "tokenFile or a client certificate",
+				 at);
 	if (kcfg_has(u, "auth-provider"))
 		return kcfg_fail(l, -EOPNOTSUPP,
 				 "%s.auth-provider: auth provider plugins are not supported; use "
-				 "token, tokenFile or a client certificate", at);
+				 "token, tokenFile or a client certificate",
+				 at);
 	/* The API server dropped basic authentication in Kubernetes 1.19. */
 	if (kcfg_has(u, "username") || kcfg_has(u, "password"))
-		return kcfg_fail(l, -EOPNOTSUPP,
-				 "%s.%s: basic authentication is not supported (the API server "
-				 "removed it in 1.19); use token, tokenFile or a client certificate",
-				 at, kcfg_has(u, "username") ? "username" : "password");
+		return kcfg_fail(
+			l, -EOPNOTSUPP,
+			"%s.%s: basic authentication is not supported (the API server "
+			"removed it in 1.19); use token, tokenFile or a client certificate",
+			at, kcfg_has(u, "username") ? "username" : "password");
 	for (size_t k = 0; imp[k]; k++)
 		if (kcfg_has(u, imp[k]))
 			return kcfg_fail(l, -EOPNOTSUPP, "%s.%s: impersonation is not supported",
@@ -757,7 +764,8 @@ static int kcfg_user(struct kcfg_ld *l, const struct doc *entry, size_t i, struc
 		if (!kcfg_token_ok(s))
 			return kcfg_fail(l, -EINVAL,
 					 "%s.token: holds a character that cannot be sent in an "
-					 "HTTP header", at);
+					 "HTTP header",
+					 at);
 		c->token = strdup(s);
 		if (!c->token)
 			return kcfg_oom(l);
@@ -782,7 +790,8 @@ static int kcfg_user(struct kcfg_ld *l, const struct doc *entry, size_t i, struc
 	if (c->cert_file && c->cert_data.data)
 		return kcfg_fail(l, -EINVAL,
 				 "%s: client-certificate and client-certificate-data are both set; "
-				 "keep one", at);
+				 "keep one",
+				 at);
 	if (c->key_file && c->key_data.data)
 		return kcfg_fail(l, -EINVAL,
 				 "%s: client-key and client-key-data are both set; keep one", at);
@@ -793,7 +802,8 @@ static int kcfg_user(struct kcfg_ld *l, const struct doc *entry, size_t i, struc
 	if ((c->key_file || c->key_data.data) && !(c->cert_file || c->cert_data.data))
 		return kcfg_fail(l, -EINVAL,
 				 "%s: a client key without client-certificate or "
-				 "client-certificate-data", at);
+				 "client-certificate-data",
+				 at);
 	/* client-go reads tokenFile at load only when there is no token: with
 	 * both, the file need not exist yet. */
 	if (c->token_file && !c->token) {
@@ -835,8 +845,8 @@ static int kcfg_doc_cb(struct doc *root, void *data)
 static void kcfg_drop_for_http(struct kcfg *c)
 {
 	if (!c->ca_file && !c->ca_data.data && !c->insecure && !c->tls_server_name &&
-	    !c->cert_file && !c->cert_data.data && !c->key_file && !c->key_data.data &&
-	    !c->token && !c->token_file)
+	    !c->cert_file && !c->cert_data.data && !c->key_file && !c->key_data.data && !c->token &&
+	    !c->token_file)
 		return;
 	log_warn("%s: server %s is plain http: not using its TLS settings or credentials",
 		 c->origin, c->server);
@@ -888,7 +898,8 @@ static int kcfg_load(const char *path, const char *master, struct kcfg **out, ch
 	r = kcfg_read_fd(fd, KCFG_FILE_MAX, &buf, &len);
 	close(fd);
 	if (r < 0) {
-		kcfg_fail(&l, r, "cannot read: %s", r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+		kcfg_fail(&l, r, "cannot read: %s",
+			  r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
 		goto out;
 	}
 	r = doc_yaml_parse(buf, len, kcfg_doc_cb, &docs, yerr, sizeof(yerr));
@@ -948,8 +959,9 @@ static int kcfg_load(const char *path, const char *master, struct kcfg **out, ch
 	if (r < 0)
 		goto out;
 	if (r == 0) {
-		r = kcfg_fail(&l, -EINVAL, "current-context: no context named \"%s\" (contexts: %s)",
-			      ctx_name, *names ? names : "none");
+		r = kcfg_fail(&l, -EINVAL,
+			      "current-context: no context named \"%s\" (contexts: %s)", ctx_name,
+			      *names ? names : "none");
 		goto out;
 	}
 	snprintf(why, sizeof(why), "contexts[%zu]", ctx_i);
@@ -968,8 +980,8 @@ static int kcfg_load(const char *path, const char *master, struct kcfg **out, ch
 	if (r < 0)
 		goto out;
 	if (r == 0) {
-		r = kcfg_fail(&l, -EINVAL, "%s.cluster: no cluster named \"%s\" (clusters: %s)", why,
-			      cl_name, *names ? names : "none");
+		r = kcfg_fail(&l, -EINVAL, "%s.cluster: no cluster named \"%s\" (clusters: %s)",
+			      why, cl_name, *names ? names : "none");
 		goto out;
 	}
 	/* No user is a context without credentials; a user that is not there
@@ -1024,10 +1036,9 @@ static int kcfg_load(const char *path, const char *master, struct kcfg **out, ch
 			goto out;
 		}
 	}
-	if (!c->server ||
-	    asprintf(&c->origin, "kubeconfig %s (context %s, cluster %s, user %s)%s", path,
-		     ctx_name, cl_name, user_name ? user_name : "(none)",
-		     master ? ", server from --master" : "") < 0) {
+	if (!c->server || asprintf(&c->origin, "kubeconfig %s (context %s, cluster %s, user %s)%s",
+				   path, ctx_name, cl_name, user_name ? user_name : "(none)",
+				   master ? ", server from --master" : "") < 0) {
 		c->origin = NULL;
 		r = kcfg_oom(&l);
 		goto out;
@@ -1082,7 +1093,8 @@ int kcfg_in_cluster(const char *sa_dir, struct kcfg **out, char *err, size_t err
 				 "KUBERNETES_SERVICE_PORT must be set (they are in a pod)");
 	v6 = strchr(host, ':') && host[0] != '[';
 	c = calloc(1, sizeof(*c));
-	if (!c || asprintf(&url, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) < 0) {
+	if (!c ||
+	    asprintf(&url, "https://%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "", port) < 0) {
 		url = NULL;
 		r = kcfg_errf(err, err_size, -ENOMEM, "in-cluster config: out of memory");
 		goto out;
@@ -1091,7 +1103,8 @@ int kcfg_in_cluster(const char *sa_dir, struct kcfg **out, char *err, size_t err
 	if (r < 0) {
 		kcfg_errf(err, err_size, r,
 			  "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT "
-			  "make %s", r == -ENOMEM ? "no URL: out of memory" : why);
+			  "make %s",
+			  r == -ENOMEM ? "no URL: out of memory" : why);
 		goto out;
 	}
 	c->origin = strdup("in-cluster config (service account)");
@@ -1125,8 +1138,8 @@ out:
 	return r;
 }
 
-int kcfg_resolve(const char *kubeconfig, const char *master, const char *sa_dir,
-		 struct kcfg **out, char *err, size_t err_size)
+int kcfg_resolve(const char *kubeconfig, const char *master, const char *sa_dir, struct kcfg **out,
+		 char *err, size_t err_size)
 {
 	const char *host, *port;
 	struct kcfg *c = NULL;
@@ -1162,12 +1175,14 @@ int kcfg_resolve(const char *kubeconfig, const char *master, const char *sa_dir,
 		c->server = url;
 		url = NULL;
 		log_warn("--master %s without --kubeconfig: no credentials and no CA of its own; "
-			 "the API server must allow anonymous access", c->server);
+			 "the API server must allow anonymous access",
+			 c->server);
 	} else if (!kcfg_in_cluster_env(&host, &port)) {
-		r = kcfg_errf(err, err_size, -ENOENT,
-			      "no API server configured: pass --kubeconfig or --master "
-			      "(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set, so "
-			      "this is not a pod and the in-cluster config does not apply)");
+		r = kcfg_errf(
+			err, err_size, -ENOENT,
+			"no API server configured: pass --kubeconfig or --master "
+			"(KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set, so "
+			"this is not a pod and the in-cluster config does not apply)");
 		goto out;
 	} else {
 		r = kcfg_in_cluster(sa_dir, &c, err, err_size);
