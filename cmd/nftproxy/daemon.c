@@ -1,6 +1,9 @@
 /* The daemon's loop: source changes mark the model dirty and ask for a
- * sync; one timer runs the sync no sooner than min-sync-period after the
- * previous one started, so a burst of changes costs one sync; a failed sync
+ * sync; one timer runs the syncs, rate-limited as kube-proxy's
+ * BoundedFrequencyRunner: a token bucket of DAEMON_SYNC_BURST syncs that
+ * refills one per min-sync-period, so an isolated change (even one that
+ * arrives as two events, a Service and its EndpointSlice) is synced at
+ * once, while a stream of changes costs one sync per period. A failed sync
  * is retried by the same timer with exponential backoff; a second timer
  * asks for a full resync every sync-period. */
 #include <errno.h>
@@ -38,8 +41,8 @@ struct daemon {
 	bool first_sync_done;
 
 	bool stopping;
-	bool synced_once;          /* last_start is meaningful */
-	uint64_t last_start;       /* loop time the last sync started */
+	double tokens;             /* syncs that may start now (0 .. DAEMON_SYNC_BURST) */
+	uint64_t tokens_at;        /* loop time tokens was last refilled */
 	bool sync_armed;
 	uint64_t sync_due;         /* loop time sync_timer fires */
 	bool want_full;
@@ -48,6 +51,17 @@ struct daemon {
 };
 
 static void on_sync_timer(uv_timer_t *t);
+
+static void tokens_refill(struct daemon *d, uint64_t now)
+{
+	if (!d->cfg->min_sync_ms)
+		d->tokens = DAEMON_SYNC_BURST;
+	else
+		d->tokens += (double)(now - d->tokens_at) / (double)d->cfg->min_sync_ms;
+	if (d->tokens > DAEMON_SYNC_BURST)
+		d->tokens = DAEMON_SYNC_BURST;
+	d->tokens_at = now;
+}
 
 /* Asks for a sync. It runs at once when the last one started at least
  * min-sync-period ago, else when that period is over; requests in between
@@ -66,9 +80,10 @@ static void sync_request(struct daemon *d, bool full)
 	if (d->backoff.cur_ms)
 		return;
 	now = uv_now(&d->loop);
-	due = d->synced_once ? d->last_start + d->cfg->min_sync_ms : now;
-	if (due < now)
-		due = now;
+	tokens_refill(d, now);
+	due = now;
+	if (d->tokens < 1)
+		due += (uint64_t)((1 - d->tokens) * (double)d->cfg->min_sync_ms + 0.999);
 	if (d->sync_armed && d->sync_due <= due)
 		return;
 	d->sync_armed = true;
@@ -102,8 +117,8 @@ static void on_sync_timer(uv_timer_t *t)
 	d->sync_armed = false;
 	d->want_full = false;
 	uv_update_time(&d->loop);
-	d->last_start = uv_now(&d->loop);
-	d->synced_once = true;
+	tokens_refill(d, uv_now(&d->loop));
+	d->tokens = d->tokens >= 1 ? d->tokens - 1 : 0;
 
 	memset(&st, 0, sizeof(st));
 	r = nft_sync_run(d->sync, d->model, full, &st);
@@ -293,6 +308,7 @@ int daemon_run(const struct daemon_config *cfg)
 	memset(&d, 0, sizeof(d));
 	d.cfg = cfg;
 	d.start_time = uv_hrtime();
+	d.tokens = DAEMON_SYNC_BURST;
 	d.backoff.min_ms = DAEMON_BACKOFF_MIN_MS;
 	d.backoff.max_ms = DAEMON_BACKOFF_MAX_MS;
 	r = uv_loop_init(&d.loop);

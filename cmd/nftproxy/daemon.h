@@ -11,6 +11,9 @@
 /* First retry after a failed sync, and the most the doubling reaches. */
 #define DAEMON_BACKOFF_MIN_MS 1000
 #define DAEMON_BACKOFF_MAX_MS 30000
+/* Syncs that may follow each other at once before min-sync-period applies
+ * (kube-proxy's burstSyncs). */
+#define DAEMON_SYNC_BURST 2
 
 struct daemon_config {
 	const char *manifests;     /* directory of manifests; NULL: the API */

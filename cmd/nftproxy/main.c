@@ -100,7 +100,8 @@ int main(int argc, char **argv)
 		{ "cluster-name", 0, FLAG_STRING, &opts.cluster_name, "NAME",
 		  "program table inet nftproxy-NAME instead of nftproxy", NULL, 0, 0 },
 		{ "min-sync-period", 0, FLAG_DURATION, &opts.min_sync_ms, "DURATION",
-		  "least time between the starts of two syncs; changes in between are batched",
+		  "a sync starts at most once per period, after a burst of 2; changes in between "
+		  "are batched",
 		  "1s", 0, 0 },
 		{ "sync-period", 0, FLAG_DURATION, &opts.sync_ms, "DURATION",
 		  "period of full resyncs (0 disables them)", "30s", 0, 0 },

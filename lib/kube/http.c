@@ -468,6 +468,19 @@ fail:
 	return ret;
 }
 
+static const char *version_name(CURL *easy)
+{
+	long version = 0;
+
+	curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+	return version == CURL_HTTP_VERSION_2_0 ? "HTTP/2" : "HTTP/1.1";
+}
+
+const char *khttp_protocol(const struct khttp_req *r)
+{
+	return version_name(r->easy);
+}
+
 void khttp_cancel(struct khttp_req *r)
 {
 	if (r)
@@ -515,11 +528,9 @@ static void report(struct khttp_req *r, CURLcode code)
 {
 	struct khttp_result res = { .curl_code = (int)code };
 	char msg[512], reason[64], line[640];
-	long version = 0;
 
 	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
-	curl_easy_getinfo(r->easy, CURLINFO_HTTP_VERSION, &version);
-	res.protocol = version == CURL_HTTP_VERSION_2_0 ? "HTTP/2" : "HTTP/1.1";
+	res.protocol = version_name(r->easy);
 	res.code = res.status;
 	res.aborted = r->aborted;
 	res.retry_after_ms = r->retry_after_ms;

@@ -56,6 +56,9 @@ int khttp_new(uv_loop_t *loop, struct kcfg *cfg, struct khttp **out);
 int khttp_get(struct khttp *h, const char *path, uint64_t timeout_ms,
 	      const struct khttp_handler *hd, void *ud, struct khttp_req **out);
 
+/* "HTTP/2" or "HTTP/1.1", once the answer has begun. */
+const char *khttp_protocol(const struct khttp_req *r);
+
 /* Stops a request; its done is not called. NULL is fine. */
 void khttp_cancel(struct khttp_req *r);
 

@@ -51,6 +51,7 @@ struct krefl {
 	bool any_change;           /* something went to the model in this chunk */
 	uint64_t watch_start;      /* uv_now at the start of the watch */
 	size_t watch_events;       /* events (bookmarks too) in this watch */
+	size_t watch_bytes;        /* bytes of this watch so far */
 	unsigned expired_streak;   /* watches in a row that were too old before any event */
 	uint64_t list_start;
 
@@ -511,6 +512,10 @@ static int on_watch_data(void *ud, const void *buf, size_t len)
 	struct krefl *r = ud;
 	int q;
 
+	if (!r->watch_bytes && r->req)
+		log_v(2, "watch %s: streaming from %s over %s from resourceVersion %s",
+		      r->cfg.resource, server_name(r), khttp_protocol(r->req), r->rv ? r->rv : "");
+	r->watch_bytes += len;
 	r->any_change = false;
 	q = doc_json_feed(r->parser, buf, len);
 	if (r->any_change && r->ops->changed)
@@ -616,6 +621,7 @@ static void start_watch(struct krefl *r)
 	r->state = KREFL_WATCH;
 	r->next = KREFL_NEXT_NONE;
 	r->watch_events = 0;
+	r->watch_bytes = 0;
 	r->watch_start = uv_now(r->loop);
 	q = new_parser(r, on_watch_doc);
 	if (q < 0)

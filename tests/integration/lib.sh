@@ -445,12 +445,17 @@ manifest_rm() { rm -f "$MANIFESTS/$1"; }
 # ---------------------------------------------------------------------------
 # nftproxy
 
-# nftproxy_start [ARGS...]: nftproxy --manifests $MANIFESTS in the node
-# namespace, logging to $TMP/nftproxy.log (appended across restarts).
+# nftproxy_start [ARGS...]: nftproxy in the node namespace, logging to
+# $TMP/nftproxy.log (appended across restarts). Its source is
+# NFTPROXY_SOURCE (an array of flags; lib_api.sh's nftproxy_use_api sets it to
+# the test API server's), --manifests $MANIFESTS by default.
+declare -a NFTPROXY_SOURCE=()
 nftproxy_start() {
+	local src=("${NFTPROXY_SOURCE[@]}")
+	((${#src[@]})) || src=(--manifests "$MANIFESTS")
 	NFTPROXY_LOG="$TMP/nftproxy.log"
-	echo "---- $(date +%T.%3N) nftproxy --manifests $MANIFESTS --v 2 $*" >>"$NFTPROXY_LOG"
-	bg_start "$NODE" "$NFTPROXY_LOG" "$NFTPROXY" --manifests "$MANIFESTS" --v 2 "$@"
+	echo "---- $(date +%T.%3N) nftproxy ${src[*]} --v 2 $*" >>"$NFTPROXY_LOG"
+	bg_start "$NODE" "$NFTPROXY_LOG" "$NFTPROXY" "${src[@]}" --v 2 "$@"
 	NFTPROXY_PID=$BG_PID
 	sleep 0.1
 	kill -0 "$NFTPROXY_PID" 2>/dev/null || fail "nftproxy exited at once: $(tail -n 20 "$NFTPROXY_LOG")"
@@ -581,6 +586,65 @@ nft_table() {
 	ip netns exec "$NODE" nft list table inet "${1:-$NFTPROXY_TABLE}" |
 		sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/g'
 }
+
+# ---------------------------------------------------------------------------
+# nftproxy against the test API server
+
+# The Node name nftproxy runs as (--hostname-override) in these tests.
+KUBE_NODE_NAME=node-1
+
+# nftproxy_use_api [KUBECONFIG]: the next nftproxy_start serves the test API
+# server (default: $KUBECONFIG_FILE, the token kubeconfig) as node
+# $KUBE_NODE_NAME, instead of a manifests directory.
+nftproxy_use_api() {
+	NFTPROXY_SOURCE=(--kubeconfig "${1:-$KUBECONFIG_FILE}" --hostname-override "$KUBE_NODE_NAME")
+}
+
+# kube_node_yaml NAME ZONE IP: a Node as the kubelet registers it.
+kube_node_yaml() {
+	cat <<EON
+apiVersion: v1
+kind: Node
+metadata:
+  name: $1
+  labels:
+    kubernetes.io/hostname: $1
+    topology.kubernetes.io/zone: $2
+spec:
+  podCIDRs: ["10.244.1.0/24"]
+status:
+  addresses:
+  - type: InternalIP
+    address: $3
+  - type: Hostname
+    address: $1
+EON
+}
+
+# wait_dump_latency T0 LINE...: polls the dump every 10 ms until it is
+# exactly LINE...; sets DUMP_LATENCY to the seconds since T0 (date +%s.%N)
+# at which it first matched. Fails after 5 s with expected vs got.
+wait_dump_latency() {
+	local t0=$1 want got now
+	shift
+	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
+	while :; do
+		got=$(dump_lines 2>/dev/null) || got=""
+		now=$(date +%s.%N)
+		if [[ $got == "$want" ]]; then
+			DUMP_LATENCY=$(fdiff "$now" "$t0")
+			return 0
+		fi
+		nftproxy_check_running
+		if awk -v n="$now" -v t="$t0" 'BEGIN { exit !(n - t > 5) }'; then
+			fail "$(printf 'the dump did not become, within 5 s:\n%s\ngot:\n%s' "$want" "$got")"
+		fi
+		sleep 0.01
+	done
+}
+
+# nftproxy_log_count PATTERN: lines of the nftproxy log matching the ERE.
+nftproxy_log_count() { grep -cE -- "$1" "$NFTPROXY_LOG" || true; }
 
 # ---------------------------------------------------------------------------
 # Probing
