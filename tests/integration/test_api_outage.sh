@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The API server goes away for 10 s (stopped, then started again with the
+# same state), serving HTTP/1.1 only so that the watches are chunked
+# responses: the rules stay in place the whole time and traffic through the
+# service never fails; nftproxy retries with backoff, and once the server is
+# back its watches resume and a change made then reaches the kernel.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_api.sh"
+nftp_require
+api_require
+
+topo_create 3
+pod_serve_all
+api_start "$NODE" --http1-only
+P="http:80:TCP:8080"
+svc_manifest demo web 10.96.0.10 "" "$P" "1 2" | kube apply -f - >/dev/null
+nftproxy_use_api
+nftproxy_start --v 3
+mapfile -t want < <(svc_expect demo web 10.96.0.10 "" "$P" "1 2")
+wait_dump "${want[@]}"
+sleep 1.5
+assert_eq "watches over HTTP/1.1 (chunked)" 3 "$(nftproxy_log_count 'streaming from https://127.0.0.1:6443 over HTTP/1.1')"
+
+section "the API server is down for 10 s: the rules stay, traffic flows"
+probe_bg "$CLIENT" "$TMP/outage.out" --proto tcp --count 0 --interval-ms 50 --duration-ms 12000 \
+	--timeout-ms 1000 10.96.0.10 80
+LOOP=$BG_PID
+sleep 0.5
+api_stop
+sleep 5
+check_dump "5 s into the outage" "${want[@]}"
+sleep 5
+check_dump "10 s into the outage" "${want[@]}"
+nftproxy_alive || fail "nftproxy died while the API server was down"
+fails=$(nftproxy_log_count 'W.*(watch|list) [a-z]+ from https://127.0.0.1:6443 (broke|failed).*the rules stay as they are, (watching|listing) [a-z]+ again in')
+log "retries logged during the outage: $fails"
+assert_eq "nftproxy logged its failed requests and retries (at least one per resource)" 1 \
+	"$(awk -v n="$fails" 'BEGIN { print (n >= 3) }')"
+api_start "$NODE" --http1-only
+t_back=$(date +%s.%N)
+wait "$LOOP" || true
+assert_loop_clean "$TMP/outage.out" "client loop through the outage"
+
+section "the server is back: a change reaches the kernel once the watches resume"
+svc_manifest demo web 10.96.0.10 "" "$P" "1 2 3" | kube apply -f - >/dev/null
+mapfile -t want < <(svc_expect demo web 10.96.0.10 "" "$P" "1 2 3")
+# The retry backoff after 10 s of failures is at most 8 s (+20% jitter).
+wait_dump --timeout 15 "${want[@]}"
+log "the change was in the kernel $(fdiff "$(date +%s.%N)" "$t_back") s after the server came back"
+probe_run "$CLIENT" --proto tcp --count 60 --timeout-ms 1000 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-1 pod-2 pod-3
+assert_eq "a single first sync (the outage did not restart anything)" 1 \
+	"$(nftproxy_log_count 'first sync of table')"
+
+nftproxy_alive || check_failed "nftproxy died during the test"
+finish
