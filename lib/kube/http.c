@@ -52,6 +52,8 @@ struct khttp_req {
 struct khttp {
 	uv_loop_t *loop;
 	struct kcfg *cfg;
+	char *base;                /* URL prefix of every request */
+	struct curl_slist *connect_to; /* tls-server-name: the name to verify, the host to reach */
 	CURLM *multi;
 	uv_timer_t timer;
 	struct khttp_sock *socks;
@@ -75,6 +77,8 @@ static void handle_released(struct khttp *h)
 		return;
 	closed = h->closed;
 	data = h->closed_data;
+	curl_slist_free_all(h->connect_to);
+	free(h->base);
 	free(h);
 	curl_global_cleanup();
 	if (closed)
@@ -185,6 +189,51 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
+/* tls-server-name: curl verifies the certificate against the URL's host,
+ * so the URL names tls_server_name and CONNECT_TO sends the connection to
+ * the server's real host and port. kcfg validated the URL already. Returns
+ * 0, -EINVAL or -ENOMEM. */
+static int set_server_name(struct khttp *h)
+{
+	const char *url = h->cfg->server, *name = h->cfg->tls_server_name;
+	const char *host, *path, *colon;
+	char hostbuf[256], port[8] = "443", *entry = NULL;
+	size_t hlen;
+	struct curl_slist *l;
+
+	host = strstr(url, "://");
+	if (!host)
+		return -EINVAL;
+	host += 3;
+	path = host + strcspn(host, "/");
+	/* The port's colon: after the brackets of an IPv6 literal. */
+	colon = memchr(host[0] == '[' ? (const char *)memchr(host, ']', (size_t)(path - host)) ?: host
+				      : host, ':', (size_t)(path - host));
+	hlen = (size_t)((colon ? colon : path) - host);
+	if (hlen >= sizeof(hostbuf) || (colon && (size_t)(path - colon - 1) >= sizeof(port)))
+		return -EINVAL;
+	memcpy(hostbuf, host, hlen);
+	hostbuf[hlen] = '\0';
+	if (colon) {
+		memcpy(port, colon + 1, (size_t)(path - colon - 1));
+		port[path - colon - 1] = '\0';
+	}
+	/* "name:port:host:port": connections for name:port go to host:port. */
+	if (asprintf(&entry, "%s:%s:%s:%s", name, port, hostbuf, port) < 0)
+		return -ENOMEM;
+	l = curl_slist_append(NULL, entry);
+	free(entry);
+	if (!l)
+		return -ENOMEM;
+	h->connect_to = l;
+	free(h->base);
+	if (asprintf(&h->base, "%.*s%s:%s%s", (int)(host - url), url, name, port, path) < 0) {
+		h->base = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int khttp_new(uv_loop_t *loop, struct kcfg *cfg, struct khttp **out)
 {
 	struct khttp *h;
@@ -194,11 +243,14 @@ int khttp_new(uv_loop_t *loop, struct kcfg *cfg, struct khttp **out)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		goto fail;
+	h->cfg = cfg;
+	h->base = strdup(cfg->server);
+	if (!h->base || (cfg->tls_server_name && set_server_name(h) < 0))
+		goto fail;
 	h->multi = curl_multi_init();
 	if (!h->multi)
 		goto fail;
 	h->loop = loop;
-	h->cfg = cfg;
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
 	curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -211,6 +263,10 @@ int khttp_new(uv_loop_t *loop, struct kcfg *cfg, struct khttp **out)
 	*out = h;
 	return 0;
 fail:
+	if (h) {
+		curl_slist_free_all(h->connect_to);
+		free(h->base);
+	}
 	free(h);
 	curl_global_cleanup();
 	return -ENOMEM;
@@ -416,7 +472,7 @@ int khttp_get(struct khttp *h, const char *path, uint64_t timeout_ms,
 	r->easy = curl_easy_init();
 	if (!r->easy)
 		goto fail;
-	if (asprintf(&url, "%s%s", h->cfg->server, path) < 0) {
+	if (asprintf(&url, "%s%s", h->base, path) < 0) {
 		url = NULL;
 		goto fail;
 	}
@@ -426,6 +482,8 @@ int khttp_get(struct khttp *h, const char *path, uint64_t timeout_ms,
 	if (ret < 0)
 		goto fail;
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	if (h->connect_to)
+		curl_easy_setopt(r->easy, CURLOPT_CONNECT_TO, h->connect_to);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	curl_easy_setopt(r->easy, CURLOPT_USERAGENT, "nftproxy/" NFTPROXY_VERSION);
 	curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);

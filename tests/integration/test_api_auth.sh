@@ -60,12 +60,21 @@ section "a wrong token"
 refused "$API_DIR/kubeconfig-wrong-token" \
 	'list [a-z]+ from https://127.0.0.1:6443 failed: HTTP 401.*check the credentials.*the rules stay as they are, listing' "wrong token"
 
+section "a tls-server-name the server's certificate does not have"
+sed 's#^\(    server: .*\)$#\1\n    tls-server-name: wrong.example#' "$API_DIR/kubeconfig" >"$TMP/kc-sni-bad"
+refused "$TMP/kc-sni-bad" \
+	"list [a-z]+ from https://127.0.0.1:6443 failed: SSL: no alternative certificate subject name matches target host name 'wrong.example'" \
+	"wrong tls-server-name"
+
 section "client certificate files"
 run_with "$API_DIR/kubeconfig-files" "${want2[@]}"
 section "client certificate and key as -data"
 svc_manifest demo web 10.96.0.10 "" "$P" "2" | kube apply -f - >/dev/null
 mapfile -t want < <(svc_expect demo web 10.96.0.10 "" "$P" "2")
 run_with "$API_DIR/kubeconfig-certdata" "${want[@]}"
+section "tls-server-name: the certificate is checked for that name, not the address"
+sed 's#^\(    server: .*\)$#\1\n    tls-server-name: kubernetes.default.svc#' "$API_DIR/kubeconfig" >"$TMP/kc-sni"
+run_with "$TMP/kc-sni" "${want[@]}"
 section "--master overrides the kubeconfig's server"
 sed 's#server: https://127.0.0.1:6443#server: https://127.0.0.1:1#' "$API_DIR/kubeconfig" >"$TMP/kc-badserver"
 nftproxy_use_api "$TMP/kc-badserver"

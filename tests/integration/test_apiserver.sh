@@ -44,7 +44,7 @@ out=$(kube version 2>&1)
 assert_match "kubectl version shows the server" '^Server Version: v1\.32\.0$' "$out"
 out=$(kube api-resources 2>&1)
 for r in services endpointslices nodes namespaces; do
-	assert_match "api-resources lists $r" "^$r[[:space:]]" "$out"
+	assert_match "api-resources lists $r" "^${r}[[:space:]]" "$out"
 done
 assert_match "endpointslices are discovery.k8s.io/v1" '^endpointslices[[:space:]].*discovery\.k8s\.io/v1[[:space:]]+true[[:space:]]+EndpointSlice' "$out"
 
