@@ -12,8 +12,12 @@ NFTP_PACKAGES=(meson ninja-build pkg-config gcc libnftnl-dev libmnl-dev libyajl-
 	libuv1-dev libyaml-dev libcurl4-openssl-dev libnetfilter-conntrack-dev nftables
 	iproute2 conntrack jq)
 # Only for the tests: valgrind (leak checks), clang and its libFuzzer
-# runtime (the fuzz regression run of tests/fuzz).
-NFTP_TEST_PACKAGES=(valgrind clang libclang-rt-14-dev)
+# runtime (the fuzz regression run of tests/fuzz); Node.js, openssl and curl
+# for the test Kubernetes API server (tests/apiserver) and its clients.
+# kubectl is installed when a configured apt source has it (Debian's own
+# archive does not; the API tests skip without it).
+NFTP_TEST_PACKAGES=(valgrind clang libclang-rt-14-dev nodejs openssl curl)
+NFTP_OPTIONAL_TEST_PACKAGES=(kubectl)
 
 nftp_say() { printf '==> %s\n' "$*"; }
 
@@ -49,6 +53,23 @@ nftp_install_packages() {
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
+}
+
+# Installs each of NFTP_OPTIONAL_TEST_PACKAGES whose command is missing and
+# that apt knows; never fails.
+nftp_install_optional() {
+	local p
+	[[ $(id -u) == 0 ]] && command -v apt-get >/dev/null || return 0
+	for p in "${NFTP_OPTIONAL_TEST_PACKAGES[@]}"; do
+		command -v "$p" >/dev/null && continue
+		if apt-cache show "$p" >/dev/null 2>&1; then
+			nftp_say "installing $p"
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" ||
+				nftp_say "could not install $p: the tests that need it skip"
+		else
+			nftp_say "no package $p in the apt sources: the tests that need it skip"
+		fi
+	done
 }
 
 # nftp_build DIR [MESON_OPTIONS...]: meson setup DIR (once), meson compile.

@@ -24,6 +24,7 @@ passed=0 failed=0 skipped=0
 
 NFTP_PACKAGES+=("${NFTP_TEST_PACKAGES[@]}")
 nftp_install_packages || { echo "0 passed, 1 failed"; exit 1; }
+nftp_install_optional
 
 run_build() {
 	local dir=$1 opts=() suite_args=() s log
