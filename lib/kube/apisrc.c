@@ -207,6 +207,7 @@ int kapi_new(uv_loop_t *loop, struct kcfg *cfg, const char *node_name, struct mo
 		res->cfg.resource = resources[i];
 		res->cfg.path = paths[i];
 		res->cfg.selector = i == KAPI_NODE ? a->node_selector : a->label_selector;
+		res->cfg.cluster_scoped = i == KAPI_NODE;
 		r = krefl_new(loop, a->http, &res->cfg, &kapi_ops[i], res, &res->refl);
 		if (r < 0)
 			goto fail;

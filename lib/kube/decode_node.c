@@ -71,7 +71,7 @@ static int node_addresses(struct kdec_ctx *c, const struct doc *obj, struct mode
 		return kdec_oom(c);
 	for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
 		for (size_t i = 0; i < seq->seq.n; i++) {
-			const struct doc *a = seq->seq.items[i];
+			const struct doc *a = seq->seq.items[i], *addr;
 			const char *type = NULL;
 
 			kdec_join_index(at, sizeof(at), "status", "addresses", i);
@@ -83,9 +83,11 @@ static int node_addresses(struct kdec_ctx *c, const struct doc *obj, struct mode
 				return r;
 			if (r == 0 || strcmp(type, wanted[w]) != 0)
 				continue;
-			r = kdec_node_ip(c, doc_get(a, "address"),
-					 kdec_join(path, sizeof(path), at, "address"), 0,
-					 &node->addrs[node->n_addrs]);
+			kdec_join(path, sizeof(path), at, "address");
+			addr = doc_get(a, "address");
+			if (!addr || addr->type == DOC_NULL)
+				return kdec_fail(c, path, "required field is missing");
+			r = kdec_node_ip(c, addr, path, 0, &node->addrs[node->n_addrs]);
 			if (r < 0)
 				return r;
 			node->n_addrs++;

@@ -71,16 +71,20 @@ static const struct khttp_handler watch_handler;
 
 /* ---- the store of keys ---- */
 
-/* ns/name of obj; ns is "" when absent (cluster-scoped objects; the
- * decoder of namespaced ones reads an absent namespace as "default"). */
-static int object_identity(const struct doc *obj, const char **ns, const char **name)
+/* ns/name of obj as the model knows it: ns is "" for cluster-scoped
+ * objects, and "default" for namespaced ones without a namespace, as the
+ * decoders read them. */
+static int object_identity(const struct krefl *r, const struct doc *obj, const char **ns,
+			   const char **name)
 {
 	const struct doc *meta = doc_get(obj, "metadata");
 
 	if (doc_get_string(meta, "name", name) < 0 || !**name)
 		return -ENOENT;
-	if (doc_get_string(meta, "namespace", ns) < 0)
+	if (r->cfg.cluster_scoped)
 		*ns = "";
+	else if (doc_get_string(meta, "namespace", ns) < 0 || !**ns)
+		*ns = "default";
 	return 0;
 }
 
@@ -155,7 +159,7 @@ static void apply_object(struct krefl *r, const struct doc *obj, const char *how
 
 	err[0] = '\0';
 	q = r->ops->upsert(r->ud, obj, err, sizeof(err));
-	if (object_identity(obj, &ns, &name) < 0) {
+	if (object_identity(r, obj, &ns, &name) < 0) {
 		ns = "";
 		name = NULL;
 	}
@@ -476,10 +480,10 @@ static int watch_event(struct krefl *r, struct doc *ev)
 	r->expired_streak = 0;
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
 		log_v(4, "watch %s: %s %s", r->cfg.resource, type,
-		      object_identity(obj, &ns, &name) == 0 ? name : "(no name)");
+		      object_identity(r, obj, &ns, &name) == 0 ? name : "(no name)");
 		apply_object(r, obj, strcmp(type, "ADDED") == 0 ? "ADDED event" : "MODIFIED event");
 	} else if (strcmp(type, "DELETED") == 0) {
-		if (object_identity(obj, &ns, &name) < 0) {
+		if (object_identity(r, obj, &ns, &name) < 0) {
 			log_warn("watch %s: a DELETED event for an object without a name; skipped",
 				 r->cfg.resource);
 		} else {

@@ -50,6 +50,8 @@ struct krefl_config {
 	const char *resource;      /* "services": for messages */
 	const char *path;          /* "/api/v1/services" */
 	const char *selector;      /* "labelSelector=..." already escaped, or NULL */
+	bool cluster_scoped;       /* Nodes; else an absent namespace is "default", as the
+	                              decoders read it, so the keys match the model's */
 	size_t page_size;          /* 0: KREFL_PAGE_SIZE */
 	uint64_t backoff_min_ms;   /* 0: KREFL_BACKOFF_MIN_MS */
 	uint64_t backoff_max_ms;   /* 0: KREFL_BACKOFF_MAX_MS */

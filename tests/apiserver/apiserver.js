@@ -1105,7 +1105,10 @@ function malformed(q) {
 	if (mode === 'syntax') {
 		line = '{"type":"MODIFIED","object":{"kind":]]]\n';
 	} else {
+		// The bad event takes a resourceVersion of its own, kept across a
+		// restart, so versions never repeat.
 		RV++;
+		saveState();
 		const R = RES[r];
 		const real = store[r].get(keyOf(r, ns, name));
 		const meta = { name, resourceVersion: String(RV), uid: real ? real.metadata.uid : crypto.randomUUID(),

@@ -4,7 +4,9 @@
 # invalid body, and bytes that are not JSON at all in the middle of a watch
 # stream. Each is logged naming the object or the stream, and skipped;
 # nftproxy keeps running, no rule changes, the EndpointSlice keeps its good
-# version, and later changes still reach the kernel.
+# version. Then the server ends every watch cleanly: they resume from their
+# resourceVersion without a relist, and later changes still reach the
+# kernel.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_api.sh"
 nftp_require
@@ -16,7 +18,7 @@ api_start
 P="http:80:TCP:8080"
 svc_manifest demo web 10.96.0.10 "" "$P" "1" | kube apply -f - >/dev/null
 nftproxy_use_api
-nftproxy_start
+nftproxy_start --v 3
 mapfile -t want < <(svc_expect demo web 10.96.0.10 "" "$P" "1")
 wait_dump "${want[@]}"
 sleep 0.5
@@ -38,6 +40,13 @@ assert_eq "the invalid EndpointSlice keeps its previous version" 1 \
 	"$(nftproxy_log_count 'endpointslices MODIFIED event from .*: EndpointSlice demo/web-v4: .* skipped, keeping the version served before')"
 assert_eq "the broken stream is named and watched again" 1 \
 	"$(nftproxy_log_count 'watch services from https://127.0.0.1:6443: malformed event: line [0-9]+ column [0-9]+: .*watching again from resourceVersion')"
+
+section "the server ends every watch cleanly (as on its timeout): they resume from where they were"
+mark=$(wc -l <"$NFTPROXY_LOG")
+api_test "cut-watches?clean=1" >/dev/null
+sleep 1.5
+assert_eq "no relist after a clean end" 0 \
+	"$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -c 'listed [0-9]* services' || true)"
 
 section "later changes still reach the kernel"
 svc_manifest demo web 10.96.0.10 "" "$P" "1 2" | kube apply -f - >/dev/null

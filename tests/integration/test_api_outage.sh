@@ -36,6 +36,7 @@ fails=$(nftproxy_log_count 'W.*(watch|list) [a-z]+ from https://127.0.0.1:6443 (
 log "retries logged during the outage: $fails"
 assert_eq "nftproxy logged its failed requests and retries (at least one per resource)" 1 \
 	"$(awk -v n="$fails" 'BEGIN { print (n >= 3) }')"
+mark_back=$(wc -l <"$NFTPROXY_LOG")
 api_start "$NODE" --http1-only
 t_back=$(date +%s.%N)
 wait "$LOOP" || true
@@ -52,6 +53,31 @@ assert_probe_ok
 assert_replies_only pod-1 pod-2 pod-3
 assert_eq "a single first sync (the outage did not restart anything)" 1 \
 	"$(nftproxy_log_count 'first sync of table')"
+
+# Every watch back (the retries of a 10 s outage are up to 9 s apart), so
+# that the backoff has been reset by their bookmarks.
+for ((i = 0; i < 300; i++)); do
+	n=$(tail -n +"$((mark_back + 1))" "$NFTPROXY_LOG" | grep -c 'streaming from' || true)
+	((n >= 3)) && break
+	sleep 0.1
+done
+log "all watches streamed again $(fdiff "$(date +%s.%N)" "$t_back") s after the server came back"
+assert_eq "watches streaming again" 3 "$n"
+sleep 1.5
+
+section "HTTP 429 with Retry-After: the retry waits at least that long"
+mark=$(wc -l <"$NFTPROXY_LOG")
+api_test "fail?status=429&count=6&retry-after=3&path=watch%3D1" >/dev/null
+api_test cut-watches >/dev/null
+sleep 2
+line=$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -m1 'failed: HTTP 429' || true)
+log "${line#*] }"
+delay=$(sed -n 's/.* again in \([0-9.]*\)s$/\1/p' <<<"$line")
+assert_eq "a watch refused with 429 is retried no sooner than Retry-After (3 s)" 1 \
+	"$(awk -v d="${delay:-0}" 'BEGIN { print (d >= 3) }')"
+svc_manifest demo web 10.96.0.10 "" "$P" "2 3" | kube apply -f - >/dev/null
+mapfile -t want < <(svc_expect demo web 10.96.0.10 "" "$P" "2 3")
+wait_dump --timeout 20 "${want[@]}"
 
 nftproxy_alive || check_failed "nftproxy died during the test"
 finish

@@ -924,6 +924,81 @@ static void test_from_doc(void)
 	doc_free(root);
 }
 
+static struct doc *json_doc(const char *text)
+{
+	struct doc *root = NULL;
+	struct doc_json *j;
+
+	CHECK_INT(doc_json_new(first_doc, &root, &j), 0);
+	CHECK_INT(doc_json_feed(j, text, strlen(text)), 0);
+	CHECK_INT(doc_json_finish(j), 0);
+	doc_json_free(j);
+	CHECK(root);
+	return root;
+}
+
+/* A Node: labels, pod CIDRs, InternalIP before ExternalIP (whatever the
+ * order in the object), no Hostname; heartbeats do not make it unequal. */
+static void test_node(void)
+{
+	static const char node_json[] =
+		"{\"kind\":\"Node\",\"metadata\":{\"name\":\"node-1\",\"resourceVersion\":\"7\","
+		"\"labels\":{\"topology.kubernetes.io/zone\":\"zone-a\",\"a\":\"b\"}},"
+		"\"spec\":{\"podCIDRs\":[\"10.244.1.7/24\",\"fd00:10:244:1::/64\"]},"
+		"\"status\":{\"addresses\":[{\"type\":\"ExternalIP\",\"address\":\"2001:db8::1\"},"
+		"{\"type\":\"Hostname\",\"address\":\"node-1\"},"
+		"{\"type\":\"InternalIP\",\"address\":\"192.0.2.1\"}],"
+		"\"conditions\":[{\"type\":\"Ready\",\"lastHeartbeatTime\":\"%s\"}]}}";
+	char text[1024], err[KDEC_ERR_MAX], buf[IP_ADDR_STRLEN];
+	struct model_node *a = NULL, *b = NULL;
+	struct model *m;
+	struct doc *root;
+
+	snprintf(text, sizeof(text), node_json, "2026-12-01T00:00:00Z");
+	root = json_doc(text);
+	CHECK_INT(kdec_node_from_doc(root, &a, err, sizeof(err)), 0);
+	doc_free(root);
+	CHECK_STR(a->name, "node-1");
+	CHECK_STR(kv_get(a->labels, a->n_labels, NODE_ZONE_LABEL), "zone-a");
+	CHECK_INT(a->n_addrs, 2);
+	CHECK_STR(ip_addr_fmt(&a->addrs[0], buf), "192.0.2.1");
+	CHECK_STR(ip_addr_fmt(&a->addrs[1], buf), "2001:db8::1");
+	CHECK_INT(a->n_pod_cidrs, 2);
+	/* Host bits zeroed, as Go's ParseCIDR. */
+	CHECK_STR(ip_addr_fmt(&a->pod_cidrs[0].addr, buf), "10.244.1.0");
+	CHECK_INT(a->pod_cidrs[0].len, 24);
+
+	snprintf(text, sizeof(text), node_json, "2026-12-01T00:00:10Z");
+	root = json_doc(text);
+	CHECK_INT(kdec_node_from_doc(root, &b, err, sizeof(err)), 0);
+	doc_free(root);
+	CHECK(model_node_equal(a, b));
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(model_node_set(m, a), 1);
+	CHECK_INT(model_node_set(m, b), 0);  /* a heartbeat: nothing changed, b freed */
+	CHECK(model_node_get(m) == a);
+	root = json_doc("{\"metadata\":{\"name\":\"node-1\"},\"spec\":{\"podCIDR\":\"10.1.0.0/16\"}}");
+	CHECK_INT(kdec_node_from_doc(root, &b, err, sizeof(err)), 0);
+	doc_free(root);
+	CHECK_INT(b->n_pod_cidrs, 1);
+	CHECK_INT(model_node_set(m, b), 1);
+	CHECK(model_node_get(m) == b);
+	CHECK_INT(model_node_set(m, NULL), 1);
+	CHECK(model_node_get(m) == NULL);
+	model_free(m);
+
+	/* Errors name the node and the field. */
+	root = json_doc("{\"metadata\":{\"name\":\"node-1\"},\"status\":{\"addresses\":"
+			"[{\"type\":\"InternalIP\"}]}}");
+	CHECK_INT(kdec_node_from_doc(root, &b, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "Node node-1: status.addresses[0].address: required field is missing");
+	doc_free(root);
+	root = json_doc("{\"metadata\":{\"name\":\"node-1\"},\"spec\":{\"podCIDRs\":[\"10.1.0.0\"]}}");
+	CHECK_INT(kdec_node_from_doc(root, &b, err, sizeof(err)), -EINVAL);
+	CHECK_STR(err, "Node node-1: spec.podCIDRs[0]: \"10.1.0.0\" is not a CIDR (address/length)");
+	doc_free(root);
+}
+
 int main(void)
 {
 	RUN(test_yaml_scalars);
@@ -943,6 +1018,7 @@ int main(void)
 	RUN(test_ignored_kinds);
 	RUN(test_syntax_errors);
 	RUN(test_from_doc);
+	RUN(test_node);
 	fprintf(stderr, "test_decode: all passed\n");
 	return 0;
 }
