@@ -105,11 +105,7 @@ int kdec_node_from_doc(const struct doc *obj, struct model_node **out, char *err
 	struct kdec_ctx c;
 	int r;
 
-	kdec_ctx_init(&c, "Node", err, err_size);
-	if (!obj || obj->type != DOC_MAP)
-		return kdec_fail(&c, "(object)", "got %s, expected a map",
-				 obj ? doc_type_name(obj->type) : "nothing");
-	r = kdec_meta(&c, obj, KDEC_DNS_SUBDOMAIN, &meta);
+	r = kdec_begin(&c, "Node", obj, KDEC_DNS_SUBDOMAIN, err, err_size, &meta);
 	if (r < 0)
 		return r;
 	/* Nodes have no namespace: name them as kubectl does. */

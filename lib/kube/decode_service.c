@@ -412,11 +412,7 @@ int kdec_service_from_doc(const struct doc *obj, struct model_service **out, cha
 	struct kdec_ctx c;
 	int r;
 
-	kdec_ctx_init(&c, "Service", err, err_size);
-	if (!obj || obj->type != DOC_MAP)
-		return kdec_fail(&c, "(object)", "got %s, expected a map",
-				 obj ? doc_type_name(obj->type) : "nothing");
-	r = kdec_meta(&c, obj, KDEC_DNS_1035_LABEL, &meta);
+	r = kdec_begin(&c, "Service", obj, KDEC_DNS_1035_LABEL, err, err_size, &meta);
 	if (r < 0)
 		return r;
 	svc = calloc(1, sizeof(*svc));

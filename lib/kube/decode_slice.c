@@ -213,11 +213,7 @@ int kdec_slice_from_doc(const struct doc *obj, struct model_slice **out, char *e
 	int which = 0;
 	int r;
 
-	kdec_ctx_init(&c, "EndpointSlice", err, err_size);
-	if (!obj || obj->type != DOC_MAP)
-		return kdec_fail(&c, "(object)", "got %s, expected a map",
-				 obj ? doc_type_name(obj->type) : "nothing");
-	r = kdec_meta(&c, obj, KDEC_DNS_SUBDOMAIN, &meta);
+	r = kdec_begin(&c, "EndpointSlice", obj, KDEC_DNS_SUBDOMAIN, err, err_size, &meta);
 	if (r < 0)
 		return r;
 	slice = calloc(1, sizeof(*slice));

@@ -103,6 +103,11 @@ struct kdec_meta {
 int kdec_meta(struct kdec_ctx *c, const struct doc *obj, enum kdec_name_rule name_rule,
 	      struct kdec_meta *out);
 
+/* What every decoder starts with: kdec_ctx_init, obj must be a map, then
+ * kdec_meta. Returns 0 or -EINVAL with the message. */
+int kdec_begin(struct kdec_ctx *c, const char *kind, const struct doc *obj,
+	       enum kdec_name_rule name_rule, char *err, size_t err_size, struct kdec_meta *out);
+
 /* Heap copy of s (which may be NULL); -ENOMEM with the message. */
 int kdec_strdup(struct kdec_ctx *c, const char *s, char **out);
 

@@ -102,3 +102,13 @@ int kdec_meta(struct kdec_ctx *c, const struct doc *obj, enum kdec_name_rule nam
 	*out = m;
 	return 0;
 }
+
+int kdec_begin(struct kdec_ctx *c, const char *kind, const struct doc *obj,
+	       enum kdec_name_rule name_rule, char *err, size_t err_size, struct kdec_meta *out)
+{
+	kdec_ctx_init(c, kind, err, err_size);
+	if (!obj || obj->type != DOC_MAP)
+		return kdec_fail(c, "(object)", "got %s, expected a map",
+				 obj ? doc_type_name(obj->type) : "nothing");
+	return kdec_meta(c, obj, name_rule, out);
+}

@@ -646,6 +646,19 @@ wait_dump_latency() {
 # nftproxy_log_count PATTERN: lines of the nftproxy log matching the ERE.
 nftproxy_log_count() { grep -cE -- "$1" "$NFTPROXY_LOG" || true; }
 
+# valgrind_require: skips unless valgrind can check this build (the ASan
+# build has its own checks and valgrind cannot run it); sets VG, the
+# valgrind command line that fails on any error or leak (the only
+# suppression is libmnl's attribute padding, tests/valgrind.supp).
+valgrind_require() {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	if ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
+		skip "sanitizer build: ASan checks this build, valgrind checks the plain one"
+	fi
+	VG=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
+	    --errors-for-leak-kinds=definite,indirect,possible --suppressions="$NFTP_REPO/tests/valgrind.supp")
+}
+
 # ---------------------------------------------------------------------------
 # Probing
 

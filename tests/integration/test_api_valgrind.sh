@@ -7,14 +7,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_api.sh"
 nftp_require
 api_require
-command -v valgrind >/dev/null || skip "valgrind is not installed"
-if ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
-	skip "sanitizer build: ASan checks this build, valgrind checks the plain one"
-fi
-
-supp="$(cd "$(dirname "$0")/.." && pwd)/valgrind.supp"
-VG=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --suppressions="$supp")
+valgrind_require
 
 topo_create 2
 pod_serve_all

@@ -5,15 +5,7 @@
 # suppression is libmnl's attribute padding, tests/valgrind.supp).
 source "$(dirname "$0")/lib.sh"
 nftp_require
-command -v valgrind >/dev/null || skip "valgrind is not installed"
-# The ASan/UBSan build has its own checks and valgrind cannot run it.
-if ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
-	skip "sanitizer build: ASan checks this build, valgrind checks the plain one"
-fi
-
-supp="$(cd "$(dirname "$0")/.." && pwd)/valgrind.supp"
-VG=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
-    --errors-for-leak-kinds=definite,indirect,possible --suppressions="$supp")
+valgrind_require
 
 topo_create 2
 pod_serve_all
