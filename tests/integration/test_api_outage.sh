@@ -3,7 +3,10 @@
 # same state), serving HTTP/1.1 only so that the watches are chunked
 # responses: the rules stay in place the whole time and traffic through the
 # service never fails; nftproxy retries with backoff, and once the server is
-# back its watches resume and a change made then reaches the kernel.
+# back its watches resume and a change made then reaches the kernel. Then
+# nftproxy is restarted while the server answers slowly: nothing touches the
+# table until every list is in, and that first sync sends nothing. Last, a
+# watch refused with 429 waits for its Retry-After.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_api.sh"
 nftp_require
@@ -63,6 +66,33 @@ for ((i = 0; i < 300; i++)); do
 done
 log "all watches streamed again $(fdiff "$(date +%s.%N)" "$t_back") s after the server came back"
 assert_eq "watches streaming again" 3 "$n"
+sleep 1.5
+
+section "nftproxy restarts while the API server answers slowly: the table waits for the lists"
+nftproxy_stop
+table0=$(nft_table)
+api_test "slow?ms=2500" >/dev/null
+probe_bg "$CLIENT" "$TMP/restart.out" --proto tcp --count 0 --interval-ms 50 --duration-ms 4500 \
+	--timeout-ms 1000 10.96.0.10 80
+LOOP=$BG_PID
+mark=$(wc -l <"$NFTPROXY_LOG")
+t_start=$(date +%s.%N)
+nftproxy_start --v 3
+sleep 1.5
+assert_eq "no sync while the lists are slow" 0 \
+	"$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -c 'first sync of table' || true)"
+assert_eq "the table is as the last run left it" "$table0" "$(nft_table)"
+for ((i = 0; i < 100; i++)); do
+	tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -q 'first sync of table' && break
+	sleep 0.1
+done
+log "first sync $(fdiff "$(date +%s.%N)" "$t_start") s after the start (the lists took 2.5 s)"
+assert_eq "the first sync after the slow lists sent nothing" 1 \
+	"$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -c 'synced table nftproxy (full): 1 services, nothing to send')"
+api_test "slow?ms=0" >/dev/null
+wait "$LOOP" || true
+assert_loop_clean "$TMP/restart.out" "client loop through the restart"
+check_dump "after the restart" "${want[@]}"
 sleep 1.5
 
 section "HTTP 429 with Retry-After: the retry waits at least that long"
