@@ -285,8 +285,9 @@ static void finish_list(struct krefl *r)
 	}
 }
 
-/* What follows a list page: the next page, the watch, or a retry. Returns
- * true when the list goes on (or is done); false when it must restart. */
+/* What follows a list page. Returns 1: ask for the next page; 0: the list
+ * is complete (finished here); -ESTALE: the continue token expired, list
+ * again from the first page; -EIO or -EBADMSG: the page failed. */
 static int list_page_end(struct krefl *r, long status, const char *reason)
 {
 	int q = 0;
