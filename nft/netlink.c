@@ -409,8 +409,17 @@ static int recv_errors(struct batch_ctx *c)
 	}
 }
 
-static int batch_send(struct batch_ctx *c, size_t *bytes)
+static double mono_ms(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int batch_send(struct batch_ctx *c, size_t *bytes, double *kernel_ms)
+{
+	double t0;
 	int iovlen = nftnl_batch_iovec_len(c->b);
 	struct iovec *iov = calloc(iovlen, sizeof(*iov));
 	struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
@@ -437,6 +446,7 @@ static int batch_send(struct batch_ctx *c, size_t *bytes)
 	msg.msg_namelen = sizeof(snl);
 	msg.msg_iov = iov;
 	msg.msg_iovlen = iovlen;
+	t0 = mono_ms();
 	do
 		r = (int)sendmsg(mnl_socket_get_fd(c->n->nl), &msg, 0);
 	while (r < 0 && errno == EINTR);
@@ -451,13 +461,16 @@ static int batch_send(struct batch_ctx *c, size_t *bytes)
 	}
 	/* nfnetlink processes the batch inside sendmsg: every error is queued
 	 * by now, and no error means the kernel committed it. */
-	return recv_errors(c);
+	r = recv_errors(c);
+	*kernel_ms = mono_ms() - t0;
+	return r;
 }
 
 int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats *st)
 {
 	struct batch_ctx c = { .n = n, .table = p->table };
 	size_t bytes = 0;
+	double kernel_ms = 0;
 	int r = 0;
 
 	c.b = nftnl_batch_alloc(BATCH_PAGE, BATCH_OVERRUN);
@@ -498,11 +511,12 @@ int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats
 		r = -ENOMEM;
 		goto out;
 	}
-	r = batch_send(&c, &bytes);
+	r = batch_send(&c, &bytes, &kernel_ms);
 out:
 	if (st) {
 		st->messages = c.messages;
 		st->bytes = bytes;
+		st->kernel_ms = kernel_ms;
 	}
 	free(c.map.ops);
 	free(c.map.counts);
@@ -552,6 +566,7 @@ int nfk_delete_table(struct nfk *n, const char *name)
 	struct batch_ctx c = { .n = n, .table = name, .b = b };
 	struct nlmsghdr *nlh;
 	size_t bytes;
+	double kernel_ms;
 	int r = -ENOMEM;
 
 	if (!t || !b)
@@ -566,7 +581,7 @@ int nfk_delete_table(struct nfk *n, const char *name)
 	nftnl_batch_update(b);
 	nftnl_batch_end(nftnl_batch_buffer(b), n->seq++);
 	nftnl_batch_update(b);
-	r = batch_send(&c, &bytes);
+	r = batch_send(&c, &bytes, &kernel_ms);
 out:
 	free(c.map.ops);
 	free(c.map.counts);

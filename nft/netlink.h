@@ -17,6 +17,8 @@ void nfk_close(struct nfk *n);
 struct nfk_send_stats {
 	size_t messages;
 	size_t bytes;
+	double kernel_ms;          /* sendmsg and the acks: the kernel checks and commits
+	                              the batch inside sendmsg */
 };
 
 /* Serialises the plan into one batch and sends it. On a kernel error the whole batch is

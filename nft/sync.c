@@ -300,6 +300,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	r = nfk_send_plan(s->nl, &p, &ss);
 	t2 = now_ms();
 	st.send_ms = t2 - t1;
+	st.kernel_ms = ss.kernel_ms;
 	st.messages = ss.messages;
 	st.bytes = ss.bytes;
 	if (r < 0)

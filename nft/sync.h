@@ -24,7 +24,10 @@ struct nft_sync_stats {
 	size_t services;           /* services compiled in this run */
 	size_t messages;           /* netlink messages in the batch (0 = nothing sent) */
 	size_t bytes;              /* batch size */
-	double compile_ms, send_ms, total_ms;
+	double compile_ms;         /* model -> plan (userspace) */
+	double send_ms;            /* plan -> netlink batch -> kernel, acks included */
+	double kernel_ms;          /* of send_ms: the kernel checking and committing */
+	double total_ms;
 };
 
 /* Opens the netlink socket. Returns 0 or -errno. */

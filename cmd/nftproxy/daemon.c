@@ -139,8 +139,9 @@ static void on_sync_timer(uv_timer_t *t)
 	}
 	if (st.messages)
 		log_v(1, "synced table %s%s: %zu services, %zu messages, %zu bytes in %.1f ms "
-		      "(compile %.1f ms, send %.1f ms)", d->cfg->table, full ? " (full)" : "",
-		      st.services, st.messages, st.bytes, st.total_ms, st.compile_ms, st.send_ms);
+		      "(compile %.1f ms, send %.1f ms of which kernel %.1f ms)", d->cfg->table,
+		      full ? " (full)" : "", st.services, st.messages, st.bytes, st.total_ms,
+		      st.compile_ms, st.send_ms, st.kernel_ms);
 	else
 		log_v(2, "synced table %s%s: %zu services, nothing to send, %.1f ms",
 		      d->cfg->table, full ? " (full)" : "", st.services, st.total_ms);

@@ -2,11 +2,14 @@
  * endpoints each, in memory, and measures in the current network namespace
  * (run it through bench_sync.sh, which makes a throw-away one):
  *   1. the cold full sync (empty kernel table -> everything, one batch);
- *   2. a one-endpoint change (batch messages, bytes, time);
- *   3. a restart: a new sync reads the table back and converges (should
- *      send nothing);
+ *   2. a one-endpoint change, one endpoint added, one removed, one service
+ *      added, one deleted (batch messages, bytes, userspace and kernel
+ *      time; medians of BENCH_REPEAT runs, default 5);
+ *   3. a full resync with nothing changed, and a restart: a new sync reads
+ *      the table back and converges (both should send nothing);
  *   4. peak RSS of the process.
- * Prints one `key=value` line per measurement. */
+ * Prints one `key=value` line per measurement. Userspace time is the sync's
+ * total less the kernel's part (sendmsg and its acks). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -52,7 +55,8 @@ static long rss_now_kb(void)
 	return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
-static void run(struct nft_sync *s, struct model *m, bool full, const char *what)
+static struct nft_sync_stats run(struct nft_sync *s, struct model *m, bool full,
+				 const char *what)
 {
 	struct nft_sync_stats st;
 	double t0 = now_s();
@@ -62,10 +66,60 @@ static void run(struct nft_sync *s, struct model *m, bool full, const char *what
 		fprintf(stderr, "%s: sync failed: %s\n", what, strerror(-r));
 		exit(1);
 	}
-	printf("%s_seconds=%.4f %s_compile_ms=%.1f %s_send_ms=%.1f %s_messages=%zu %s_bytes=%zu\n",
-	       what, now_s() - t0, what, st.compile_ms, what, st.send_ms, what, st.messages, what,
-	       st.bytes);
+	printf("%s_seconds=%.4f %s_compile_ms=%.1f %s_send_ms=%.1f %s_kernel_ms=%.1f "
+	       "%s_messages=%zu %s_bytes=%zu\n",
+	       what, now_s() - t0, what, st.compile_ms, what, st.send_ms, what, st.kernel_ms, what,
+	       st.messages, what, st.bytes);
 	fflush(stdout);
+	return st;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+enum { MAX_REPEAT = 64 };
+
+/* Medians of the runs of one operation. */
+struct op_times {
+	double user[MAX_REPEAT], kernel[MAX_REPEAT];
+	int n;
+	size_t messages, bytes;
+};
+
+static void op_add(struct op_times *t, const struct nft_sync_stats *st)
+{
+	if (t->n == MAX_REPEAT)
+		return;
+	t->user[t->n] = st->total_ms - st->kernel_ms;
+	t->kernel[t->n] = st->kernel_ms;
+	t->n++;
+	t->messages = st->messages;
+	t->bytes = st->bytes;
+}
+
+static void op_print(const char *what, struct op_times *t)
+{
+	printf("%s_median_user_ms=%.3f %s_median_kernel_ms=%.2f %s_messages=%zu %s_bytes=%zu "
+	       "%s_runs=%d\n", what, median(t->user, t->n), what, median(t->kernel, t->n), what,
+	       t->messages, what, t->bytes, what, t->n);
+}
+
+static void upsert_or_die(struct model *m, struct model_service *svc, struct model_slice *sl)
+{
+	if ((svc && model_service_upsert(m, svc) < 0) || (sl && model_slice_upsert(m, sl) < 0)) {
+		fprintf(stderr, "model: out of memory\n");
+		exit(1);
+	}
 }
 
 int main(int argc, char **argv)
@@ -93,7 +147,7 @@ int main(int argc, char **argv)
 	}
 	printf("services=%u endpoints=%u model_seconds=%.3f rss_model_kb=%ld\n", n_svc, n_eps,
 	       now_s() - t0, rss_now_kb());
-	run(s, m, false, "cold");
+	(void)run(s, m, false, "cold");
 	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld heap_in_use_kb=%zu\n", rss_peak_kb(),
 	       rss_now_kb(), mallinfo2().uordblks / 1024);
 	if (getenv("BENCH_COLD_ONLY")) {
@@ -104,32 +158,83 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	/* One endpoint of one service changes address (BENCH_REPEAT times,
-	 * to average, or to attach a profiler). The new address sorts last, so
-	 * the other endpoints keep their LB slots. */
+	/* The small changes, each BENCH_REPEAT times: one endpoint changes
+	 * address (it sorts last, so the others keep their LB slots), one is
+	 * added and removed again, one service is added and deleted again. */
 	{
-		int repeat = getenv("BENCH_REPEAT") ? atoi(getenv("BENCH_REPEAT")) : 1;
-		double t = now_s();
+		int repeat = getenv("BENCH_REPEAT") ? atoi(getenv("BENCH_REPEAT")) : 5;
+		struct op_times change = { 0 }, ep_add = { 0 }, ep_del = { 0 };
+		struct op_times svc_add = { 0 }, svc_del = { 0 };
+		unsigned mid = n_svc / 2;
 
+		if (repeat < 1 || repeat > MAX_REPEAT)
+			repeat = 5;
 		for (int i = 0; i < repeat; i++) {
-			struct model_slice *sl = gen_slice(n_svc / 2, n_eps, 0);
+			struct model_slice *sl = gen_slice(mid, n_eps, 0);
+			struct model_service *svc;
 
 			sl->endpoints[n_eps - 1].addrs[0].v4.s_addr =
 				htonl((10u << 24) | (255u << 16) | (unsigned)(i % 2 + 1));
-			model_slice_upsert(m, sl);
-			run(s, m, false, "one_endpoint");
+			upsert_or_die(m, NULL, sl);
+			{
+				struct nft_sync_stats st = run(s, m, false, "one_endpoint");
+
+				op_add(&change, &st);
+			}
+			upsert_or_die(m, NULL, gen_slice(mid, n_eps + 1, 0));
+			{
+				struct nft_sync_stats st = run(s, m, false, "endpoint_add");
+
+				op_add(&ep_add, &st);
+			}
+			upsert_or_die(m, NULL, gen_slice(mid, n_eps, 0));
+			{
+				struct nft_sync_stats st = run(s, m, false, "endpoint_remove");
+
+				op_add(&ep_del, &st);
+			}
+			svc = gen_service(n_svc);
+			upsert_or_die(m, svc, gen_slice(n_svc, n_eps, 0));
+			{
+				struct nft_sync_stats st = run(s, m, false, "service_add");
+
+				op_add(&svc_add, &st);
+			}
+			/* gen names service i "svc<i>" in "ns<i % 100>", its slice
+			 * "svc<i>-abcde". */
+			svc = gen_service(n_svc);
+			{
+				char slice_name[64];
+
+				snprintf(slice_name, sizeof(slice_name), "%s-abcde", svc->name);
+				if (model_service_delete(m, svc->ns, svc->name) < 0 ||
+				    model_slice_delete(m, svc->ns, slice_name) < 0) {
+					fprintf(stderr, "model: cannot delete the added service\n");
+					return 1;
+				}
+			}
+			model_service_free(svc);
+			{
+				struct nft_sync_stats st = run(s, m, false, "service_delete");
+
+				op_add(&svc_del, &st);
+			}
 		}
-		printf("one_endpoint_avg_ms=%.2f\n", (now_s() - t) * 1e3 / repeat);
+		op_print("one_endpoint", &change);
+		op_print("endpoint_add", &ep_add);
+		op_print("endpoint_remove", &ep_del);
+		op_print("service_add", &svc_add);
+		op_print("service_delete", &svc_del);
 	}
 	/* Nothing changed: a periodic full resync must send nothing. */
-	run(s, m, true, "full_resync_unchanged");
+	(void)run(s, m, true, "full_resync_unchanged");
 
 	/* Restart: a fresh sync reads the kernel back and converges. */
 	nft_sync_free(s);
 	if (nft_sync_new(&cfg, &s) < 0)
 		return 1;
 	model_mark_all_dirty(m);
-	run(s, m, false, "restart");
+	(void)run(s, m, false, "restart");
 	printf("rss_peak_kb=%ld rss_now_kb=%ld\n", rss_peak_kb(), rss_now_kb());
 	nft_sync_free(s);
 	model_free(m);
