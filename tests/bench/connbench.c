@@ -34,7 +34,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -104,17 +103,17 @@ struct cb_run {
 	int epfd;
 	struct cb_slot *slots;
 	uint64_t t0;
-	uint64_t deadline;     /* no new connection after this */
-	uint64_t next_start;   /* pacing (--interval-us) */
+	uint64_t deadline;   /* no new connection after this */
+	uint64_t next_start; /* pacing (--interval-us) */
 	long attempts;
 	long ok;
 	long fails[CB_FAIL_COUNT];
-	uint32_t *lat_us;      /* connect() to first byte, one per success */
-	uint32_t *connect_us;  /* connect() to established */
+	uint32_t *lat_us;     /* connect() to first byte, one per success */
+	uint32_t *connect_us; /* connect() to established */
 	/* --gap */
-	uint64_t last_ok;      /* completion of the previous success, 0 = none yet */
+	uint64_t last_ok; /* completion of the previous success, 0 = none yet */
 	uint64_t gap_max;
-	uint64_t gap_at;       /* when the longest gap ended, from t0 */
+	uint64_t gap_at; /* when the longest gap ended, from t0 */
 	uint64_t first_ok;
 	struct cb_gap top[CB_GAP_TOP]; /* longest first; len 0 = unused */
 };
@@ -232,7 +231,7 @@ static int cb_slot_start(struct cb_run *run, struct cb_slot *s, uint64_t now)
 	return 0;
 }
 
-static void cb_slot_event(struct cb_run *run, struct cb_slot *s, uint32_t events)
+static void cb_slot_event(struct cb_run *run, struct cb_slot *s)
 {
 	char buf[CB_REPLY_MAX];
 	uint64_t now = cb_now();
@@ -255,7 +254,6 @@ static void cb_slot_event(struct cb_run *run, struct cb_slot *s, uint32_t events
 		/* The reply is read on the next EPOLLIN, usually in the same turn. */
 		return;
 	}
-	(void)events;
 	for (;;) {
 		ssize_t n = read(s->fd, buf, sizeof(buf));
 
@@ -318,7 +316,8 @@ static int cb_fill(struct cb_run *run, uint64_t now)
 
 		if (s->state != CB_IDLE)
 			continue;
-		if (run->attempts >= cfg->max_conns || now >= run->deadline || now < run->next_start)
+		if (run->attempts >= cfg->max_conns || now >= run->deadline ||
+		    now < run->next_start)
 			break;
 		r = cb_slot_start(run, s, now);
 		if (r < 0)
@@ -327,7 +326,8 @@ static int cb_fill(struct cb_run *run, uint64_t now)
 		/* In --gap mode the pause counts from the end of the previous
 		 * connection (set below, once the slot is idle again). */
 		if (interval && !cfg->gap)
-			run->next_start = (run->next_start > now ? run->next_start : now) + interval;
+			run->next_start =
+				(run->next_start > now ? run->next_start : now) + interval;
 		if (cfg->gap)
 			break;
 	}
@@ -459,7 +459,7 @@ static int cb_run_all(struct cb_run *run)
 
 			if (s->state == CB_IDLE)
 				continue;
-			cb_slot_event(run, s, evs[i].events);
+			cb_slot_event(run, s);
 			if (cfg->gap && s->state == CB_IDLE)
 				run->next_start = cb_now() + (uint64_t)cfg->interval_us * 1000u;
 		}
@@ -488,16 +488,17 @@ static int cb_parse_long(const char *s, long min, long max, long *out)
 
 static void cb_usage(FILE *f)
 {
-	fprintf(f, "usage: connbench --duration-ms D --max-conns N [--concurrency C]\n"
-		   "                 [--interval-us U] [--timeout-ms T] [--gap] IP PORT\n"
-		   "  --duration-ms D  start no connection after D ms (1..600000)\n"
-		   "  --max-conns N    start at most N connections (1..%ld)\n"
-		   "  --concurrency C  connections in flight at once (default 1, at most %d)\n"
-		   "  --interval-us U  at least U us between starts (--gap: between the end of\n"
-		   "                   one connection and the next start; default 1000)\n"
-		   "  --timeout-ms T   a connection not done after T ms fails (default 1000)\n"
-		   "  --gap            one connection at a time; report the longest interval\n"
-		   "                   between two successes (gap_max_ms)\n",
+	fprintf(f,
+		"usage: connbench --duration-ms D --max-conns N [--concurrency C]\n"
+		"                 [--interval-us U] [--timeout-ms T] [--gap] IP PORT\n"
+		"  --duration-ms D  start no connection after D ms (1..600000)\n"
+		"  --max-conns N    start at most N connections (1..%ld)\n"
+		"  --concurrency C  connections in flight at once (default 1, at most %d)\n"
+		"  --interval-us U  at least U us between starts (--gap: between the end of\n"
+		"                   one connection and the next start; default 1000)\n"
+		"  --timeout-ms T   a connection not done after T ms fails (default 1000)\n"
+		"  --gap            one connection at a time; report the longest interval\n"
+		"                   between two successes (gap_max_ms)\n",
 		CB_MAX_CONNS, CB_MAX_CONCURRENCY);
 }
 
@@ -513,8 +514,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct cb_config cfg = { .duration_ms = -1, .max_conns = -1, .concurrency = 1,
-				 .interval_us = -1, .timeout_ms = 1000 };
+	struct cb_config cfg = { .duration_ms = -1,
+				 .max_conns = -1,
+				 .concurrency = 1,
+				 .interval_us = -1,
+				 .timeout_ms = 1000 };
 	struct sigaction sa = { .sa_handler = cb_on_signal };
 	struct cb_run run = { .cfg = &cfg, .epfd = -1 };
 	long port;
