@@ -39,6 +39,15 @@ echo "loaded $svcs services x $eps endpoints into the test API server in $(awk -
 
 # klog time of day (I1201 21:48:42.974773) and date's, in seconds.
 klog_s() { awk '{ split($2, t, ":"); printf "%.6f\n", t[1] * 3600 + t[2] * 60 + t[3] }'; }
+# next_sync_s N0: waits (3 s at most) for a sync line after the first N0
+# and prints its klog time of day in seconds.
+next_sync_s() {
+	for _ in $(seq 300); do
+		(($(grep -c 'synced table' "$tmp/nftproxy.log") > $1)) && break
+		sleep 0.01
+	done
+	grep 'synced table' "$tmp/nftproxy.log" | tail -1 | klog_s
+}
 now_s() { date +%H:%M:%S.%N | awk '{ split($1, t, ":"); printf "%.6f\n", t[1] * 3600 + t[2] * 60 + t[3] }'; }
 
 ip netns exec "$ns" "$build/cmd/nftproxy" --kubeconfig "$tmp/api/kubeconfig" --hostname-override bench-node \
@@ -73,11 +82,7 @@ for ((k = 0; k < changes; k++)); do
 	api -X PATCH -H 'Content-Type: application/merge-patch+json' --data "$body" \
 		"https://127.0.0.1:6443/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/svc-$i-abcde" >/dev/null
 	t1=$(now_s)
-	for _ in $(seq 300); do
-		(($(grep -c 'synced table' "$tmp/nftproxy.log") > n0)) && break
-		sleep 0.01
-	done
-	t2=$(grep 'synced table' "$tmp/nftproxy.log" | tail -1 | klog_s)
+	t2=$(next_sync_s "$n0")
 	te=$(grep "watch endpointslices: MODIFIED svc-$i-abcde" "$tmp/nftproxy.log" | tail -1 | klog_s)
 	inproc+=("$(awk -v a="$te" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) * 1000 }')")
 	lat+=("$(awk -v s="$t0" -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f %.1f", (b - s) * 1000, (b - a) * 1000 }')")
@@ -112,11 +117,7 @@ if command -v kubectl >/dev/null; then
 		ta=$(now_s)
 		in_ns kubectl --kubeconfig "$tmp/api/kubeconfig" --cache-dir "$tmp/kcache" apply -f "$tmp/slice.json" >/dev/null 2>&1
 		tb=$(now_s)
-		for _ in $(seq 300); do
-			(($(grep -c 'synced table' "$tmp/nftproxy.log") > n0)) && break
-			sleep 0.01
-		done
-		t2=$(grep 'synced table' "$tmp/nftproxy.log" | tail -1 | klog_s)
+		t2=$(next_sync_s "$n0")
 		klat+=("$(awk -v a="$ta" -v b="$tb" -v c="$t2" 'BEGIN { printf "%.1f %.1f", (c - a) * 1000, (c - b) * 1000 }')")
 	done
 	printf '%s\n' "${klat[@]}" | sort -n | awk '{ s[NR] = $1; e[NR] = $2 } END {

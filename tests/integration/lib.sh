@@ -659,6 +659,22 @@ valgrind_require() {
 	    --errors-for-leak-kinds=definite,indirect,possible --suppressions="$NFTP_REPO/tests/valgrind.supp")
 }
 
+# valgrind_stop_daemon WHAT VGLOG: SIGTERM to the nftproxy started under
+# valgrind (NFTPROXY_PID); passes when it exits 0 (a clean stop, no error, no
+# leak), else records a failure with the end of valgrind's log.
+valgrind_stop_daemon() {
+	local what=$1 vglog=$2 rc=0
+	kill -TERM "$NFTPROXY_PID"
+	wait "$NFTPROXY_PID" || rc=$?
+	NFTPROXY_PID=""
+	if ((rc == 0)); then
+		pass "$what under valgrind: clean exit, no errors, no leaks ($(grep -m1 'ERROR SUMMARY' "$vglog" | sed 's/^==[0-9]*== //'))"
+	else
+		check_failed "$what under valgrind exited $rc:
+$(grep -v '^==[0-9]*== *$' "$vglog" | tail -n 60)"
+	fi
+}
+
 # ---------------------------------------------------------------------------
 # Probing
 

@@ -39,14 +39,5 @@ kube delete -n demo service web >/dev/null
 wait_dump --timeout 40
 nftproxy_alive || fail "nftproxy died under valgrind: $(tail -n 30 "$TMP/vg-daemon.log")"
 
-rc=0
-kill -TERM "$NFTPROXY_PID"
-wait "$NFTPROXY_PID" || rc=$?
-NFTPROXY_PID=""
-if ((rc == 0)); then
-	pass "nftproxy --kubeconfig under valgrind: clean exit, no errors, no leaks ($(grep -m1 'ERROR SUMMARY' "$TMP/vg-daemon.log" | sed 's/^==[0-9]*== //'))"
-else
-	check_failed "nftproxy --kubeconfig under valgrind exited $rc:
-$(grep -v '^==[0-9]*== *$' "$TMP/vg-daemon.log" | tail -n 60)"
-fi
+valgrind_stop_daemon "nftproxy --kubeconfig" "$TMP/vg-daemon.log"
 finish

@@ -28,16 +28,7 @@ printf 'kind: Service\nmetadata: {name: [\n' | manifest_put broken.yaml
 sleep 2
 nftproxy_alive || fail "nftproxy died under valgrind: $(tail -n 30 "$TMP/vg-daemon.log")"
 
-rc=0
-kill -TERM "$NFTPROXY_PID"
-wait "$NFTPROXY_PID" || rc=$?
-NFTPROXY_PID=""
-if ((rc == 0)); then
-	pass "nftproxy under valgrind: clean exit, no errors, no leaks ($(grep -m1 'ERROR SUMMARY' "$TMP/vg-daemon.log" | sed 's/^==[0-9]*== //'))"
-else
-	check_failed "nftproxy under valgrind exited $rc:
-$(grep -v '^==[0-9]*== *$' "$TMP/vg-daemon.log" | tail -n 40)"
-fi
+valgrind_stop_daemon "nftproxy" "$TMP/vg-daemon.log"
 
 for args in "dump" "dump --json" "cleanup"; do
 	rc=0
