@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <stdio.h>
@@ -113,17 +114,6 @@ static int e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
 	return 0;
 }
 
-static int e_imm_data(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len)
-{
-	struct nftnl_expr *e = ex(r, "immediate");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
-	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
-	return 0;
-}
-
 static int e_lookup_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
 	struct nftnl_expr *e = ex(r, "lookup");
@@ -195,52 +185,82 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 		return e_lookup_vmap(nr, NFT_REG_1, r->target);
 	}
 	case NFT_RULE_LB: {
-		/* numgen random mod MOD offset OFFSET vmap @lb-NNNN */
-		struct nftnl_expr *e = ex(nr, "numgen");
+		/* meta l4proto PROTO dnat ip to numgen random mod MOD offset OFFSET
+		 * map @lb-NNNN: the map's value is ADDR . PORT, which lands in the
+		 * register after the address (32-bit reg 9 for IPv4, 128-bit reg 2
+		 * for IPv6, as the kernel names them). The key is made big endian
+		 * first: the interval tree compares keys as bytes. */
+		bool v6 = r->family == AF_INET6;
+		uint32_t port_reg = v6 ? NFT_REG_2 : NFT_REG32_01;
+		struct nftnl_expr *e;
 
+		if ((ret = e_l4proto_is(nr, r->proto)) < 0)
+			return ret;
+		e = ex(nr, "numgen");
 		if (!e)
 			return -ENOMEM;
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, r->mod);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, r->offset);
-		return e_lookup_vmap(nr, NFT_REG_1, nft_lb_map_name(r->map, m));
-	}
-	case NFT_RULE_MARK_IF_SADDR: {
-		/* ip saddr ADDR meta mark set meta mark | MARK */
-		bool v6 = r->family == AF_INET6;
-
-		if ((ret = e_nfproto(nr, r->family)) < 0 ||
-		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4,
-				     NFT_REG_1)) < 0 ||
-		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_EQ, r->addr.bytes, v6 ? 16 : 4)) < 0 ||
-		    (ret = e_meta_load(nr, NFT_META_MARK, NFT_REG_1)) < 0 ||
-		    (ret = e_bitwise(nr, NFT_REG_1, ~r->mark, r->mark)) < 0)
-			return ret;
-		return e_meta_set(nr, NFT_META_MARK, NFT_REG_1);
-	}
-	case NFT_RULE_DNAT: {
-		/* meta l4proto PROTO dnat ip to ADDR:PORT */
-		bool v6 = r->family == AF_INET6;
-		uint16_t port = htons(r->port);
-		struct nftnl_expr *e;
-
-		if ((ret = e_l4proto_is(nr, r->proto)) < 0 ||
-		    (ret = e_imm_data(nr, NFT_REG_1, r->addr.bytes, v6 ? 16 : 4)) < 0 ||
-		    (ret = e_imm_data(nr, NFT_REG_2, &port, 2)) < 0)
-			return ret;
+		e = ex(nr, "byteorder");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
+		e = ex(nr, "lookup");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_lb_map_name(r->map, m));
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
 		e = ex(nr, "nat");
 		if (!e)
 			return -ENOMEM;
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
 		/* Spelled out as the kernel reports it back (max = min). */
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG_2);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
 				   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+		return 0;
+	}
+	case NFT_RULE_HAIRPIN: {
+		/* ct status dnat ip saddr . ip daddr @SET masquerade fully-random:
+		 * a pod that reached itself through a service. */
+		bool v6 = r->family == AF_INET6;
+		uint32_t zero = 0;
+		struct nftnl_expr *e = ex(nr, "ct");
+
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+		if ((ret = e_bitwise(nr, NFT_REG_1, IPS_DST_NAT, 0)) < 0 ||
+		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_NEQ, &zero, 4)) < 0 ||
+		    (ret = e_nfproto(nr, r->family)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4,
+				     NFT_REG_1)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4,
+				     v6 ? NFT_REG_2 : NFT_REG32_01)) < 0)
+			return ret;
+		e = ex(nr, "lookup");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, r->target);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+		e = ex(nr, "masq");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
 		return 0;
 	}
 	case NFT_RULE_RETURN_UNLESS_MARK: {
@@ -354,12 +374,28 @@ static const uint8_t udata_service[] = {
 	0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x08,
 	0x00, 0x04, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
 };
+/* typeof numgen random mod 2 : ip daddr . tcp dport; flags interval
+ * (and ip6 daddr for the IPv6 maps: one byte differs). */
 static const uint8_t udata_lb[] = {
 	0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x1a,
 	0x00, 0x04, 0x17, 0x00, 0x00, 0x00, 0x01, 0x12, 0x00, 0x04, 0x01, 0x00, 0x00, 0x00,
-	0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x00, 0x00, 0x00, 0x04, 0x08,
-	0x00, 0x04, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,
+	0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x02, 0x04, 0x00, 0x00, 0x00, 0x00, 0x04, 0x34,
+	0x00, 0x04, 0x0d, 0x00, 0x00, 0x00, 0x01, 0x2c, 0x00, 0x14, 0x00, 0x04, 0x07, 0x00,
+	0x00, 0x00, 0x01, 0x0c, 0x00, 0x04, 0x0c, 0x00, 0x00, 0x00, 0x01, 0x04, 0x0c, 0x00,
+	0x00, 0x00, 0x01, 0x14, 0x00, 0x04, 0x07, 0x00, 0x00, 0x00, 0x01, 0x0c, 0x00, 0x04,
+	0x08, 0x00, 0x00, 0x00, 0x01, 0x04, 0x02, 0x00, 0x00, 0x00, 0x06, 0x04, 0x00, 0x00,
+	0x00, 0x00,
 };
+/* Offsets in udata_lb of the bytes that say ip / 12 vs ip6 / 9 (the
+ * payload field's protocol and offset). */
+#define UDATA_LB_V6_PROTO 62
+#define UDATA_LB_V6_OFFSET 68
+/* type ipv4_addr . ipv4_addr (and ipv6_addr . ipv6_addr) */
+static const uint8_t udata_hairpin[] = {
+	0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x03, 0x08, 0x00, 0x04, 0x0d, 0x00, 0x00, 0x00,
+	0x01, 0x00,
+};
+#define CONCAT2(a, b) (((a) << DT_BITS) | (b))
 
 struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map)
 {
@@ -370,9 +406,6 @@ struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint3
 		return NULL;
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
 	switch (kind) {
 	case NFT_SET_SERVICE4:
 	case NFT_SET_SERVICE6:
@@ -381,15 +414,42 @@ struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint3
 				  CONCAT(kind == NFT_SET_SERVICE4 ? DT_IPADDR : DT_IP6ADDR,
 					 DT_INET_PROTOCOL, DT_INET_SERVICE));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, kind == NFT_SET_SERVICE4 ? 12 : 24);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_service, sizeof(udata_service));
 		break;
-	case NFT_SET_LB:
-		/* integer : verdict (numgen's output) */
+	case NFT_SET_LB: {
+		/* integer ranges (numgen's output) : ADDR . PORT */
+		bool v6 = lb_map & NFT_LB_V6;
+		uint8_t u[sizeof(udata_lb)];
+
+		memcpy(u, udata_lb, sizeof(u));
+		if (v6) {
+			u[UDATA_LB_V6_PROTO] = 0x0d;
+			u[UDATA_LB_V6_OFFSET] = 0x09;
+		}
 		nftnl_set_set_str(s, NFTNL_SET_NAME, nft_lb_map_name(lb_map, m));
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, DT_INTEGER);
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 4);
-		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_lb, sizeof(udata_lb));
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP | NFT_SET_INTERVAL);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE,
+				  CONCAT2(v6 ? DT_IP6ADDR : DT_IPADDR, DT_INET_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, v6 ? 20 : 8);
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, u, sizeof(u));
 		break;
+	}
+	case NFT_SET_HAIRPIN4:
+	case NFT_SET_HAIRPIN6: {
+		bool v6 = kind == NFT_SET_HAIRPIN6;
+
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE,
+				  CONCAT2(v6 ? DT_IP6ADDR : DT_IPADDR, v6 ? DT_IP6ADDR : DT_IPADDR));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 32 : 8);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_hairpin, sizeof(udata_hairpin));
+		break;
+	}
 	}
 	return s;
 }

@@ -32,24 +32,6 @@ void nftc_svc_chain_name(char *buf, int family, const char *ns, const char *name
 		buf[NFT_NAME_MAX - 1] = '\0';
 }
 
-void nftc_ep_chain_name(char *buf, int family, const char *ns, const char *name, uint8_t proto,
-			const char *port_name, const struct ip_addr *ip, uint16_t port)
-{
-	char id[NFT_NAME_MAX], seed[NFT_NAME_MAX + 64], a[IP_ADDR_STRLEN], h[9];
-
-	unit_id(id, sizeof(id), ns, name, proto, port_name);
-	ip_addr_fmt(ip, a);
-	/* nft's parser takes no ':' in a bare chain name: write IPv6 with
-	 * '.' so that `nft list table` output loads back with `nft -f`. */
-	for (char *c = a; *c; c++)
-		if (*c == ':')
-			*c = '.';
-	(void)!snprintf(seed, sizeof(seed), "%d|%s|%s|%u", family == AF_INET6 ? 6 : 4, id, a, port);
-	hash_short(seed, h);
-	if (snprintf(buf, NFT_NAME_MAX, "ep-%s-%s__%s/%u", h, id, a, port) >= NFT_NAME_MAX)
-		buf[NFT_NAME_MAX - 1] = '\0';
-}
-
 static int add_base(struct nft_frag *f, const char *name, enum nft_hook hook, const char *type,
 		    int32_t prio, const struct nft_rule_ir *rules, size_t n)
 {
@@ -86,6 +68,8 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out)
 		{ .kind = NFT_RULE_DISPATCH, .family = AF_INET6, .target = NFT_MAP_NO_ENDPOINTS6 },
 	};
 	const struct nft_rule_ir masq[] = {
+		{ .kind = NFT_RULE_HAIRPIN, .family = AF_INET, .target = NFT_NAME_HAIRPIN },
+		{ .kind = NFT_RULE_HAIRPIN, .family = AF_INET6, .target = NFT_NAME_HAIRPIN6 },
 		{ .kind = NFT_RULE_RETURN_UNLESS_MARK, .mark = cfg->masq_mark },
 		{ .kind = NFT_RULE_CLEAR_MARK, .mark = cfg->masq_mark },
 		{ .kind = NFT_RULE_MASQUERADE },
@@ -105,7 +89,7 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out)
 	 * before it (-110) so a refused connection never reaches NAT. */
 	if ((r = add_base(f, NFT_CHAIN_SERVICES, NFT_HOOK_NONE, NULL, 0, services, 2)) < 0 ||
 	    (r = add_base(f, NFT_CHAIN_NO_ENDPOINTS, NFT_HOOK_NONE, NULL, 0, no_eps, 2)) < 0 ||
-	    (r = add_base(f, NFT_CHAIN_MASQUERADING, NFT_HOOK_NONE, NULL, 0, masq, 3)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_MASQUERADING, NFT_HOOK_NONE, NULL, 0, masq, 5)) < 0 ||
 	    (r = add_base(f, NFT_CHAIN_REJECT, NFT_HOOK_NONE, NULL, 0, reject, 2)) < 0 ||
 	    (r = add_base(f, "nat-prerouting", NFT_HOOK_PREROUTING, "nat", -100, &jump_services, 1)) < 0 ||
 	    (r = add_base(f, "nat-output", NFT_HOOK_OUTPUT, "nat", -100, &jump_services, 1)) < 0 ||
@@ -138,40 +122,48 @@ static size_t pick_endpoints(const struct model_endpoint *eps, size_t n, const s
 	return k;
 }
 
-/* Which endpoint chain (index into f->chains from first) goes into each of
- * the n slots of an LB range. A slot keeps the endpoint it has in the
- * kernel if that endpoint stays, and new endpoints fill the free slots in
- * address order, so one endpoint more or less changes one or two map
- * elements instead of shifting every slot after it. */
-static int stable_slots(const struct nft_state *s, uint32_t map, uint32_t base,
-			const struct nft_frag *f, size_t first, size_t n, size_t *order)
+/* The numgen values [base + lo, base + hi] that endpoint i of n gets: the
+ * slot's NFT_LB_STRIDE values cut into n ranges that differ by at most one
+ * value, so each endpoint gets 1/n of new connections to within 1e-6. */
+static void lb_range(uint32_t base, size_t i, size_t n, uint32_t *lo, uint32_t *hi)
 {
-	struct hmap idx = HMAP_INIT;      /* chain name -> its index + 1 */
+	*lo = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * i / n);
+	*hi = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * (i + 1) / n) - 1;
+}
+
+/* Which endpoint goes into each of the n ranges. A range keeps the endpoint
+ * the kernel has in it if that endpoint stays and the ranges are the same
+ * (n unchanged), and new endpoints fill the free ranges in address order,
+ * so an endpoint replaced by another changes one element, not all. */
+static int stable_order(const struct nft_state *s, uint32_t map, uint32_t base,
+			const struct model_endpoint **use, size_t n, size_t *order)
+{
 	bool *placed = calloc(n, sizeof(*placed));
 	char id[NFT_ELEM_ID_MAX], m[16];
 	size_t k = 0;
-	int r = 0;
 
 	if (!placed)
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		order[i] = SIZE_MAX;
-		r = hmap_put(&idx, f->chains[first + i].name, (void *)(uintptr_t)(i + 1), NULL);
-		if (r < 0)
-			goto out;
-	}
 	for (size_t i = 0; s && i < n; i++) {
 		const struct nft_ap_elem *old;
-		uint8_t key[NFT_KEY_MAX], klen;
-		uintptr_t v;
+		uint8_t key[NFT_KEY_MAX], klen, data[NFT_DATA_MAX], dlen;
+		uint32_t lo, hi;
 
-		nft_key_u32(key, &klen, base + (uint32_t)i);
+		lb_range(base, i, n, &lo, &hi);
+		nft_key_u32(key, &klen, lo);
 		nft_elem_id(id, nft_lb_map_name(map, m), key, klen);
 		old = hmap_get(&s->elems, id);
-		v = old ? (uintptr_t)hmap_get(&idx, nft_ap_elem_target(old)) : 0;
-		if (v && !placed[v - 1]) {
-			placed[v - 1] = true;
-			order[i] = v - 1;
+		if (!old || !old->interval || old->range_end != hi)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			nft_data_target(data, &dlen, &use[j]->addr, use[j]->port);
+			if (!placed[j] && dlen == old->data_len && memcmp(data, old->data, dlen) == 0) {
+				placed[j] = true;
+				order[i] = j;
+				break;
+			}
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -182,25 +174,24 @@ static int stable_slots(const struct nft_state *s, uint32_t map, uint32_t base,
 		placed[k] = true;
 		order[i] = k;
 	}
-out:
-	hmap_fini(&idx);
 	free(placed);
-	return r;
+	return 0;
 }
 
 static int compile_port(const struct nftc_config *cfg, const struct model *m,
 			const struct model_service *svc, const struct svc_port *port,
 			const struct ip_addr *cip, struct nft_state *st, struct nft_frag *f)
 {
-	char svc_name[NFT_NAME_MAX], ep_name[NFT_NAME_MAX];
+	char svc_name[NFT_NAME_MAX];
 	const struct model_endpoint **use = NULL;
 	struct model_endpoint *eps = NULL;
 	struct nft_elem_ir e = { 0 };
-	struct nft_chain_ir *sc, *ec;
-	size_t n_use, first_ep, *order = NULL;
-	uint32_t map, slot;
+	struct nft_chain_ir *sc;
+	size_t n_use, *order = NULL;
+	uint32_t map, slot, base;
 	int n, r;
 
+	(void)cfg;
 	n = model_endpoints(m, svc, port, cip->family, &eps);
 	if (n < 0)
 		return n;
@@ -226,72 +217,58 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 		r = nft_frag_add_elem(f, &e);
 		goto out;
 	}
-	if (n_use >= NFT_LB_STRIDE) {
+	if (n_use > NFT_LB_STRIDE) {
 		log_error("service %s/%s port %s: %zu endpoints exceed the limit of %u; not proxied",
-			  svc->ns, svc->name, port->name ? port->name : "", n_use, NFT_LB_STRIDE - 1);
+			  svc->ns, svc->name, port->name ? port->name : "", n_use, NFT_LB_STRIDE);
 		r = 0;
 		goto out;
 	}
 
 	nftc_svc_chain_name(svc_name, cip->family, svc->ns, svc->name, port->protocol, port->name);
-	r = nft_lb_get(&st->lb, svc_name, &map, &slot);
+	r = nft_lb_get(&st->lb, svc_name, cip->family, &map, &slot);
 	if (r < 0) {
 		log_error("service %s/%s: no load-balancing slot left for %s; not proxied",
 			  svc->ns, svc->name, svc_name);
 		goto out;
 	}
+	base = slot * NFT_LB_STRIDE;
 	r = nft_frag_add_chain(f, svc_name, &sc);
 	if (r < 0)
 		goto out;
 	sc->has_lb = true;
 	sc->lb_map = map;
 	sc->lb_slot = slot;
+	/* The rule does not depend on the endpoints: a change of endpoints
+	 * is a change of map elements only, which the kernel commits without
+	 * re-validating the table's chains. */
 	r = nft_chain_add_rule(sc, &(struct nft_rule_ir){ .kind = NFT_RULE_LB,
-			       .mod = (uint32_t)n_use, .offset = slot * NFT_LB_STRIDE, .map = map });
+			       .family = (uint8_t)cip->family, .proto = port->protocol,
+			       .mod = NFT_LB_STRIDE, .offset = base, .map = map });
 	if (r < 0)
 		goto out;
 
-	first_ep = f->n_chains;
-	for (size_t i = 0; i < n_use; i++) {
-		const struct model_endpoint *ep = use[i];
-
-		nftc_ep_chain_name(ep_name, cip->family, svc->ns, svc->name, port->protocol,
-				   port->name, &ep->addr, ep->port);
-		r = nft_frag_add_chain(f, ep_name, &ec);
-		if (r < 0)
-			goto out;
-		/* A pod reaching itself through its service needs the reply to
-		 * come back through the node: masquerade it (hairpin). */
-		r = nft_chain_add_rule(ec, &(struct nft_rule_ir){ .kind = NFT_RULE_MARK_IF_SADDR,
-				       .family = (uint8_t)cip->family, .addr = ep->addr,
-				       .mark = cfg->masq_mark });
-		if (r < 0)
-			goto out;
-		r = nft_chain_add_rule(ec, &(struct nft_rule_ir){ .kind = NFT_RULE_DNAT,
-				       .family = (uint8_t)cip->family, .proto = port->protocol,
-				       .addr = ep->addr, .port = ep->port });
-		if (r < 0)
-			goto out;
-	}
-	/* Elements borrow chain names: add them once all chains exist. */
 	order = calloc(n_use, sizeof(*order));
 	if (!order) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = stable_slots(st, map, slot * NFT_LB_STRIDE, f, first_ep, n_use, order);
+	r = stable_order(st, map, base, use, n_use, order);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n_use; i++) {
-		struct nft_elem_ir le = { .lb_map = map, .chain = f->chains[first_ep + order[i]].name };
+		const struct model_endpoint *ep = use[order[i]];
+		struct nft_elem_ir le = { .lb_map = map, .interval = true };
+		uint32_t lo;
 
-		nft_key_u32(le.key, &le.key_len, slot * NFT_LB_STRIDE + (uint32_t)i);
+		lb_range(base, i, n_use, &lo, &le.range_end);
+		nft_key_u32(le.key, &le.key_len, lo);
+		nft_data_target(le.data, &le.data_len, &ep->addr, ep->port);
 		r = nft_frag_add_elem(f, &le);
 		if (r < 0)
 			goto out;
 	}
 	e.set = cip->family == AF_INET ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6;
-	e.chain = f->chains[first_ep - 1].name;
+	e.chain = sc->name;
 	r = nft_frag_add_elem(f, &e);
 out:
 	free(order);

@@ -30,13 +30,10 @@ int nftc_skeleton(const struct nftc_config *cfg, struct nft_frag **out);
 int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, const char *key,
 			 struct nft_state *st, struct arena *arena, struct nft_frag **out);
 
-/* Stable chain names: "svc-HASH-ns/name/proto/port" and
- * "ep-HASH-ns/name/proto/port__IP/PORT" (IPv6 with '.' for ':', which
- * nft's parser refuses in a name). buf must hold NFT_NAME_MAX. */
+/* Stable chain names: "svc-HASH-ns/name/proto/port". buf must hold
+ * NFT_NAME_MAX. */
 #define NFT_NAME_MAX 256
 void nftc_svc_chain_name(char *buf, int family, const char *ns, const char *name,
 			 uint8_t proto, const char *port_name);
-void nftc_ep_chain_name(char *buf, int family, const char *ns, const char *name, uint8_t proto,
-			const char *port_name, const struct ip_addr *ip, uint16_t port);
 
 #endif

@@ -31,6 +31,14 @@ void nft_plan_fini(struct nft_plan *p)
 	}
 	free(p->frags);
 	free(p->ct);
+	{
+		size_t it = 0;
+		void *v;
+
+		while (hmap_next(&p->hairpin, &it, NULL, &v))
+			free(v);
+		hmap_fini(&p->hairpin);
+	}
 	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -99,6 +107,8 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s)
 		{ NFT_MAP_SERVICE_IPS6, NFT_SET_SERVICE6 },
 		{ NFT_MAP_NO_ENDPOINTS, NFT_SET_SERVICE4 },
 		{ NFT_MAP_NO_ENDPOINTS6, NFT_SET_SERVICE6 },
+		{ NFT_NAME_HAIRPIN, NFT_SET_HAIRPIN4 },
+		{ NFT_NAME_HAIRPIN6, NFT_SET_HAIRPIN6 },
 	};
 	int r;
 
@@ -180,6 +190,8 @@ static int plan_del_elem(struct nft_plan *p, const char *owner, const struct nft
 	snprintf(op->set, sizeof(op->set), "%s", ap->set);
 	memcpy(op->key, ap->key, ap->key_len);
 	op->key_len = ap->key_len;
+	op->interval = ap->interval;
+	op->range_end = ap->range_end;
 	return 0;
 }
 
@@ -195,6 +207,15 @@ static int plan_del_chain(struct nft_plan *p, const char *owner, const char *nam
 		return -ENOMEM;
 	op->name = name;
 	return 0;
+}
+
+/* Whether the kernel's element already is what the fragment wants. */
+static bool elem_same(const struct nft_ap_elem *ap, const struct nft_elem_ir *e)
+{
+	if (e->interval)
+		return ap->interval && ap->range_end == e->range_end &&
+		       ap->data_len == e->data_len && memcmp(ap->data, e->data, e->data_len) == 0;
+	return !ap->interval && strcmp(nft_ap_elem_target(ap), e->chain ? e->chain : "") == 0;
 }
 
 static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f,
@@ -213,11 +234,11 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 			nft_elem_key_print(e, keybuf, sizeof(keybuf));
 			log_warn("service %s: %s %s is already used by service %s; ignoring it here",
 				 f->owner, set, keybuf, ap->owner ? ap->owner->key : "(another service)");
-			e->chain = NULL; /* not ours: commit must not claim it */
+			e->refused = true; /* not ours: commit must not claim it */
 			return nft_state_block(s, f->owner);
 		}
 		ap->gen = p->gen;
-		if (strcmp(nft_ap_elem_target(ap), e->chain) == 0)
+		if (elem_same(ap, e))
 			return 0;
 		r = plan_del_elem(p, f->owner, ap);
 		if (r < 0)
@@ -231,6 +252,10 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 	op->key_len = e->key_len;
 	op->target = e->chain;
 	op->comment = e->comment;
+	op->interval = e->interval;
+	op->range_end = e->range_end;
+	memcpy(op->data, e->data, e->data_len);
+	op->data_len = e->data_len;
 	*changed = true;
 	return 0;
 }
@@ -270,12 +295,25 @@ static int ct_push(struct nft_plan *p, const struct nft_ct_flush *c)
 	return 0;
 }
 
-/* "svc-HASH-ns/name/udp/port" -> "ns/name/udp/port" */
-static const char *unit_of(const char *chain)
+/* Whether fragment f sends new connections of LB slot (set, base) to the
+ * endpoint an element's value names. */
+static bool frag_has_target(const struct nft_frag *f, const char *set, uint32_t base,
+			    const uint8_t *data, uint8_t data_len)
 {
-	const char *p = strchr(chain, '-');
+	char sb[16];
 
-	return p ? strchr(p + 1, '-') : NULL;
+	for (size_t k = 0; k < f->n_elems; k++) {
+		const struct nft_elem_ir *e = &f->elems[k];
+		uint32_t v;
+
+		if (!e->interval || e->refused || e->data_len != data_len ||
+		    strcmp(nft_elem_set_name(e, sb), set) != 0)
+			continue;
+		v = nft_key_u32_get(e->key);
+		if (v >= base && v - base < NFT_LB_STRIDE && memcmp(e->data, data, data_len) == 0)
+			return true;
+	}
+	return false;
 }
 
 /* UDP has no connection to close: a flow keeps its conntrack entry, and so
@@ -289,9 +327,11 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 
 	for (size_t i = 0; i < owner->n_elems; i++) {
 		const struct nft_ap_elem *e = owner->elems[i];
+		const struct nft_ap_chain *svc;
 		struct nft_ct_flush c = { 0 };
 		size_t alen = e->key_len == 12 ? 4 : 16;
-		const char *unit;
+		uint32_t base;
+		char set[16];
 		uint16_t port;
 
 		if (!is_service_map(e->set) || e->key[alen] != IPPROTO_UDP)
@@ -318,23 +358,175 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			}
 			continue;
 		}
-		unit = unit_of(nft_ap_elem_target(e));
-		if (!unit)
+		/* Its endpoints were the values of its LB slot's elements: flush
+		 * the flows of those the new fragment no longer uses. */
+		svc = e->target;
+		if (!svc || !svc->has_lb)
 			continue;
-		for (size_t k = 0; k < owner->n_chains; k++) {
-			const struct nft_ap_chain *ch = owner->chains[k];
-			const char *eu = unit_of(ch->name);
-			size_t ul = strlen(unit);
+		nft_lb_map_name(svc->lb_map, set);
+		base = svc->lb_slot * NFT_LB_STRIDE;
+		for (size_t k = 0; k < owner->n_elems; k++) {
+			const struct nft_ap_elem *le = owner->elems[k];
+			uint32_t v = le->interval ? nft_key_u32_get(le->key) : 0;
 
-			if (ch->gen == p->gen || ch->ep_proto != IPPROTO_UDP ||
-			    ch->ep.family != c.svc.family || !eu || strncmp(eu, unit, ul) != 0 ||
-			    strncmp(eu + ul, "__", 2) != 0)
+			if (!le->interval || strcmp(le->set, set) != 0 || v < base ||
+			    v - base >= NFT_LB_STRIDE ||
+			    frag_has_target(f, set, base, le->data, le->data_len))
 				continue;
-			c.ep = ch->ep;
-			c.ep_port = ch->ep_port;
+			nft_data_target_get(le->data, le->data_len, &c.ep, &c.ep_port);
 			if ((r = ct_push(p, &c)) < 0)
 				return r;
 		}
+	}
+	return 0;
+}
+
+struct nft_hp_count {
+	int32_t n;
+	uint8_t key[NFT_KEY_MAX];
+	uint8_t key_len;
+	bool v6;
+	char id[NFT_ELEM_ID_MAX];  /* the map's key */
+};
+
+static int hp_add(struct nft_plan *p, const uint8_t *data, uint8_t data_len, int32_t d)
+{
+	struct nft_hp_count *c;
+	struct ip_addr ip;
+	char id[NFT_ELEM_ID_MAX];
+	uint16_t port;
+	uint8_t key[NFT_KEY_MAX], klen;
+	int r;
+
+	nft_data_target_get(data, data_len, &ip, &port);
+	nft_key_hairpin(key, &klen, &ip);
+	nft_elem_id(id, ip.family == AF_INET6 ? NFT_NAME_HAIRPIN6 : NFT_NAME_HAIRPIN, key, klen);
+	c = hmap_get(&p->hairpin, id);
+	if (!c) {
+		c = calloc(1, sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		memcpy(c->key, key, klen);
+		c->key_len = klen;
+		c->v6 = ip.family == AF_INET6;
+		memcpy(c->id, id, sizeof(c->id));
+		r = hmap_put(&p->hairpin, c->id, c, NULL);
+		if (r < 0) {
+			free(c);
+			return r;
+		}
+	}
+	c->n += d;
+	return 0;
+}
+
+/* The fragment's change to the hairpin counts: in a full plan every
+ * fragment counts its endpoints; otherwise a changed fragment adds its new
+ * ones and takes away those its owner had. */
+static int plan_hairpin_frag(struct nft_plan *p, const struct nft_owner *owner,
+			     const struct nft_frag *f, bool changed)
+{
+	int r;
+
+	if (!p->full && !changed)
+		return 0;
+	for (size_t i = 0; i < f->n_elems; i++) {
+		const struct nft_elem_ir *e = &f->elems[i];
+
+		if (e->interval && !e->refused && (r = hp_add(p, e->data, e->data_len, 1)) < 0)
+			return r;
+	}
+	for (size_t i = 0; !p->full && owner && i < owner->n_elems; i++) {
+		const struct nft_ap_elem *e = owner->elems[i];
+
+		if (e->interval && (r = hp_add(p, e->data, e->data_len, -1)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int nft_plan_hairpin(struct nft_plan *p, struct nft_state *s)
+{
+	size_t it = 0;
+	const char *id;
+	void *v;
+
+	if (!p->gen)
+		p->gen = ++s->gen;
+	while (hmap_next(&p->hairpin, &it, &id, &v)) {
+		const struct nft_hp_count *c = v;
+		const struct nft_hp_ref *had = hmap_get(&s->hairpin, id);
+		int32_t now = p->full ? c->n : (had ? had->n : 0) + c->n;
+		struct nft_ap_elem *ap = hmap_get(&s->elems, id);
+		struct nft_op *op;
+
+		if (now > 0 && ap) {
+			ap->gen = p->gen;
+			continue;
+		}
+		if (now <= 0 && !ap)
+			continue;
+		op = now > 0 ? op_add(p, NFT_PH_ADD_ELEMS, NFT_OP_ADD_ELEM, "")
+			     : op_add(p, NFT_PH_DEL_ELEMS, NFT_OP_DEL_ELEM, "");
+		if (!op)
+			return -ENOMEM;
+		snprintf(op->set, sizeof(op->set), "%s", c->v6 ? NFT_NAME_HAIRPIN6 : NFT_NAME_HAIRPIN);
+		memcpy(op->key, c->key, c->key_len);
+		op->key_len = c->key_len;
+	}
+	return 0;
+}
+
+/* After the commit: the counts the kernel's hairpin set now follows. */
+static int hairpin_commit(struct nft_plan *p, struct nft_state *s)
+{
+	size_t it = 0;
+	const char *id;
+	void *v;
+	int r;
+
+	if (p->full) {
+		while (hmap_next(&s->hairpin, &it, NULL, &v))
+			free(v);
+		hmap_fini(&s->hairpin);
+		it = 0;
+	}
+	while (hmap_next(&p->hairpin, &it, &id, &v)) {
+		const struct nft_hp_count *c = v;
+		struct nft_hp_ref *had = hmap_get(&s->hairpin, id);
+		int32_t now = (had ? had->n : 0) + c->n;
+
+		if (now <= 0) {
+			free(hmap_del(&s->hairpin, id));
+		} else if (had) {
+			had->n = now;
+		} else {
+			size_t len = strlen(id) + 1;
+			struct nft_hp_ref *n = malloc(sizeof(*n) + len);
+
+			if (!n)
+				return -ENOMEM;
+			n->n = now;
+			memcpy(n->id, id, len);
+			r = hmap_put(&s->hairpin, n->id, n, NULL);
+			if (r < 0) {
+				free(n);
+				return r;
+			}
+		}
+	}
+	/* The hairpin elements themselves belong to no service. */
+	for (size_t i = 0; i < p->n_ops[NFT_PH_ADD_ELEMS]; i++) {
+		const struct nft_op *op = &p->ops[NFT_PH_ADD_ELEMS][i];
+		struct nft_ap_elem *e;
+
+		if (op->owner[0] || (strcmp(op->set, NFT_NAME_HAIRPIN) != 0 &&
+				     strcmp(op->set, NFT_NAME_HAIRPIN6) != 0))
+			continue;
+		r = nft_state_put_elem(s, op->set, op->key, op->key_len, NULL, &e);
+		if (r < 0)
+			return r;
+		e->gen = s->gen;
 	}
 	return 0;
 }
@@ -400,6 +592,9 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 		      f->owner[0] ? "service " : "table skeleton", f->owner, f->n_chains,
 		      f->n_elems, nft_plan_size(p) - ops_before);
 	}
+	r = plan_hairpin_frag(p, owner, f, changed);
+	if (r < 0)
+		return r;
 	if (changed && owner)
 		return plan_conntrack(p, owner, f);
 	return 0;
@@ -452,25 +647,20 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 		c->has_lb = f->chains[i].has_lb;
 		c->lb_map = f->chains[i].lb_map;
 		c->lb_slot = f->chains[i].lb_slot;
-		for (size_t k = 0; k < f->chains[i].n_rules; k++) {
-			const struct nft_rule_ir *ru = &f->chains[i].rules[k];
-
-			if (ru->kind == NFT_RULE_DNAT) {
-				c->ep = ru->addr;
-				c->ep_port = ru->port;
-				c->ep_proto = ru->proto;
-			}
-		}
 		chains[nc++] = c;
 	}
 	for (size_t i = 0; i < f->n_elems; i++) {
 		const struct nft_elem_ir *e = &f->elems[i];
 		struct nft_ap_elem *ae;
 
-		if (!e->chain)
+		if (e->refused)
 			continue;
-		r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
-				       e->chain, &ae);
+		if (e->interval)
+			r = nft_state_put_range(s, nft_elem_set_name(e, setbuf), e->key, e->range_end,
+						e->data, e->data_len, &ae);
+		else
+			r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
+					       e->chain, &ae);
 		if (r < 0)
 			goto fail;
 		ae->owner = o;
@@ -547,7 +737,7 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return hairpin_commit(p, s);
 }
 
 void nft_plan_abort(struct nft_plan *p, struct nft_state *s)

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/util/hmap.h"
 #include "nft/ir.h"
 
 struct nft_state;
@@ -42,8 +43,14 @@ struct nft_op {
 	char set[32];                      /* elements: map name */
 	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
-	const char *target;                /* ADD_ELEM: goto chain */
+	const char *target;                /* ADD_ELEM: goto chain, or NULL */
 	const char *comment;               /* ADD_ELEM: may be NULL */
+	/* LB elements: the range key..range_end (both ADD and DEL), and for
+	 * ADD the value. */
+	bool interval;
+	uint8_t data_len;
+	uint32_t range_end;
+	uint8_t data[NFT_DATA_MAX];
 };
 
 /* Conntrack entries to delete once the batch is in: UDP flows that the
@@ -74,6 +81,10 @@ struct nft_plan {
 	size_t n_changed;                  /* owners with at least one op */
 	struct nft_ct_flush *ct;
 	size_t n_ct;
+	/* Hairpin set: per endpoint address (nft_elem_id of its hairpin
+	 * element -> struct nft_hp_count), how many LB elements DNAT to it:
+	 * a count in a full plan, a change of count otherwise. */
+	struct hmap hairpin;
 	struct arena arena;                /* where the plan's fragments live */
 };
 
@@ -86,6 +97,10 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s);
 /* Diffs fragment f (ownership passes to the plan in every case) against
  * what the state holds for f's owner. Returns 0 or -ENOMEM. */
 int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f);
+/* Adds and deletes hairpin set elements for the endpoint addresses the
+ * plan's fragments start or stop using. Call after the fragments, before
+ * nft_plan_strays. */
+int nft_plan_hairpin(struct nft_plan *p, struct nft_state *s);
 /* With a full plan: deletes everything no fragment claimed. Call last. */
 int nft_plan_strays(struct nft_plan *p, struct nft_state *s);
 

@@ -21,7 +21,7 @@ static void on_rule(const char *chain, const struct nfr_rule_info *ri, void *dat
 	struct hmap *notes = data;
 	struct rule_note *n;
 
-	if (!ri->lb && !ri->dnat)
+	if (!ri->lb)
 		return;
 	n = calloc(1, sizeof(*n));
 	if (!n)
@@ -38,7 +38,7 @@ int nft_chain_name_parse(const char *chain, char **ns, char **name, char **port_
 {
 	const char *p = strchr(chain, '-'), *s1, *s2, *s3, *end;
 
-	/* svc-HASH-ns/name/proto/port or ep-HASH-ns/name/proto/port__ip/port */
+	/* svc-HASH-ns/name/proto/port */
 	if (!p || !(p = strchr(p + 1, '-')))
 		return -EINVAL;
 	p++;
@@ -83,11 +83,61 @@ static int ep_cmp(const void *a, const void *b)
 	return c ? c : (int)x->port - (int)y->port;
 }
 
-static int add_service(struct nft_dump *d, const struct nft_state *st, const struct hmap *notes,
+/* The endpoints of one LB slot: the values of its ranges. */
+struct slot_eps {
+	char key[48];              /* "lb-NNNN|slot" */
+	struct nft_dump_endpoint *eps;
+	size_t n, cap;
+};
+
+static int index_slots(const struct nft_state *st, struct hmap *slots)
+{
+	size_t it = 0;
+	void *v;
+	int r;
+
+	while (hmap_next(&st->elems, &it, NULL, &v)) {
+		const struct nft_ap_elem *le = v;
+		struct slot_eps *se;
+		char sk[48];
+
+		if (!le->interval)
+			continue;
+		snprintf(sk, sizeof(sk), "%s|%u", le->set, nft_key_u32_get(le->key) / NFT_LB_STRIDE);
+		se = hmap_get(slots, sk);
+		if (!se) {
+			se = calloc(1, sizeof(*se));
+			if (!se)
+				return -ENOMEM;
+			memcpy(se->key, sk, sizeof(sk));
+			r = hmap_put(slots, se->key, se, NULL);
+			if (r < 0) {
+				free(se);
+				return r;
+			}
+		}
+		if (se->n == se->cap) {
+			size_t ncap = se->cap ? se->cap * 2 : 4;
+			struct nft_dump_endpoint *n = realloc(se->eps, ncap * sizeof(*n));
+
+			if (!n)
+				return -ENOMEM;
+			se->eps = n;
+			se->cap = ncap;
+		}
+		nft_data_target_get(le->data, le->data_len, &se->eps[se->n].ip, &se->eps[se->n].port);
+		se->n++;
+	}
+	return 0;
+}
+
+static int add_service(struct nft_dump *d, const struct hmap *slots, const struct hmap *notes,
 		       const struct nft_ap_elem *e)
 {
 	struct nft_dump_service *svc, *n;
 	const struct rule_note *lb;
+	const struct slot_eps *se;
+	char sk[48];
 	uint16_t port;
 	size_t alen;
 	int r;
@@ -129,26 +179,16 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 	d->n_svcs++;
 	if (!lb || !lb->ri.lb)
 		return 0;
-	svc->eps = calloc(lb->ri.mod ? lb->ri.mod : 1, sizeof(*svc->eps));
+	/* The endpoints are the values of the ranges of the service's slot. */
+	snprintf(sk, sizeof(sk), "%s|%u", lb->ri.set, lb->ri.offset / NFT_LB_STRIDE);
+	se = hmap_get(slots, sk);
+	if (!se)
+		return 0;
+	svc->eps = malloc(se->n * sizeof(*svc->eps));
 	if (!svc->eps)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < lb->ri.mod; i++) {
-		uint8_t key[NFT_KEY_MAX];
-		uint8_t klen;
-		char id[NFT_ELEM_ID_MAX];
-		const struct nft_ap_elem *le;
-		const struct rule_note *ep;
-
-		nft_key_u32(key, &klen, lb->ri.offset + i);
-		nft_elem_id(id, lb->ri.set, key, klen);
-		le = hmap_get(&st->elems, id);
-		ep = le ? hmap_get(notes, nft_ap_elem_target(le)) : NULL;
-		if (!ep || !ep->ri.dnat)
-			continue;
-		svc->eps[svc->n_eps].ip = ep->ri.addr;
-		svc->eps[svc->n_eps].port = ep->ri.port;
-		svc->n_eps++;
-	}
+	memcpy(svc->eps, se->eps, se->n * sizeof(*svc->eps));
+	svc->n_eps = se->n;
 	/* Slots keep their endpoints across changes, so slot order is history:
 	 * show addresses in order. */
 	qsort(svc->eps, svc->n_eps, sizeof(*svc->eps), ep_cmp);
@@ -157,7 +197,7 @@ static int add_service(struct nft_dump *d, const struct nft_state *st, const str
 
 int nft_dump_read(const char *table, struct nft_dump **out)
 {
-	struct hmap notes = HMAP_INIT;
+	struct hmap notes = HMAP_INIT, slots = HMAP_INIT;
 	struct nft_state *st = NULL;
 	struct nft_dump *d = NULL;
 	struct nfk *n = NULL;
@@ -183,6 +223,9 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 		r = -ENOMEM;
 		goto out;
 	}
+	r = index_slots(st, &slots);
+	if (r < 0)
+		goto out;
 	while (hmap_next(&st->elems, &it, NULL, &v)) {
 		const struct nft_ap_elem *e = v;
 		bool svc_map = strcmp(e->set, NFT_MAP_SERVICE_IPS) == 0 ||
@@ -192,7 +235,7 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 
 		if (!svc_map)
 			continue;
-		r = add_service(d, st, &notes, e);
+		r = add_service(d, &slots, &notes, e);
 		if (r < 0)
 			goto out;
 	}
@@ -209,6 +252,14 @@ out:
 		free(rn);
 	}
 	hmap_fini(&notes);
+	it = 0;
+	while (hmap_next(&slots, &it, NULL, &v)) {
+		struct slot_eps *se = v;
+
+		free(se->eps);
+		free(se);
+	}
+	hmap_fini(&slots);
 	nft_dump_free(d);
 	nft_state_free(st);
 	nfk_close(n);

@@ -155,7 +155,7 @@ const char *nft_frag_strdup(struct nft_frag *f, const char *s)
 
 const char *nft_lb_map_name(uint32_t map, char buf[16])
 {
-	snprintf(buf, 16, "lb-%04u", map);
+	snprintf(buf, 16, "%s-%04u", map & NFT_LB_V6 ? "lb6" : "lb", map & ~NFT_LB_V6);
 	return buf;
 }
 
@@ -180,10 +180,52 @@ void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_add
 
 void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v)
 {
+	uint32_t be = htonl(v);
+
 	memset(key, 0, NFT_KEY_MAX);
-	/* numgen writes host byte order into its register. */
-	memcpy(key, &v, 4);
+	memcpy(key, &be, 4);
 	*len = 4;
+}
+
+uint32_t nft_key_u32_get(const uint8_t *key)
+{
+	uint32_t be;
+
+	memcpy(&be, key, 4);
+	return ntohl(be);
+}
+
+void nft_data_target(uint8_t data[NFT_DATA_MAX], uint8_t *len, const struct ip_addr *ip,
+		     uint16_t port)
+{
+	size_t alen = ip_addr_len(ip);
+	uint16_t nport = htons(port);
+
+	memset(data, 0, NFT_DATA_MAX);
+	memcpy(data, ip->bytes, alen);
+	memcpy(data + alen, &nport, 2);
+	*len = (uint8_t)(alen + 4);
+}
+
+void nft_data_target_get(const uint8_t *data, uint8_t len, struct ip_addr *ip, uint16_t *port)
+{
+	uint16_t nport;
+
+	memset(ip, 0, sizeof(*ip));
+	ip->family = len == 8 ? AF_INET : AF_INET6;
+	memcpy(ip->bytes, data, ip_addr_len(ip));
+	memcpy(&nport, data + ip_addr_len(ip), 2);
+	*port = ntohs(nport);
+}
+
+void nft_key_hairpin(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip)
+{
+	size_t alen = ip_addr_len(ip);
+
+	memset(key, 0, NFT_KEY_MAX);
+	memcpy(key, ip->bytes, alen);
+	memcpy(key + alen, ip->bytes, alen);
+	*len = (uint8_t)(2 * alen);
 }
 
 static const char *fam_kw(uint8_t family)
@@ -193,7 +235,7 @@ static const char *fam_kw(uint8_t family)
 
 int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size)
 {
-	char a[IP_ADDR_STRLEN], m[16];
+	char m[16];
 
 	switch (r->kind) {
 	case NFT_RULE_JUMP:
@@ -204,17 +246,14 @@ int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size)
 		return snprintf(buf, size, "%s daddr . meta l4proto . th dport vmap @%s",
 				fam_kw(r->family), r->target);
 	case NFT_RULE_LB:
-		return snprintf(buf, size, "numgen random mod %u offset %u vmap @%s", r->mod,
-				r->offset, nft_lb_map_name(r->map, m));
-	case NFT_RULE_MARK_IF_SADDR:
-		return snprintf(buf, size, "%s saddr %s meta mark set meta mark | 0x%08x",
-				fam_kw(r->family), ip_addr_fmt(&r->addr, a), r->mark);
-	case NFT_RULE_DNAT:
-		if (r->family == AF_INET6)
-			return snprintf(buf, size, "meta l4proto %s dnat ip6 to [%s]:%u",
-					proto_name(r->proto), ip_addr_fmt(&r->addr, a), r->port);
-		return snprintf(buf, size, "meta l4proto %s dnat ip to %s:%u",
-				proto_name(r->proto), ip_addr_fmt(&r->addr, a), r->port);
+		return snprintf(buf, size,
+				"meta l4proto %s dnat %s to numgen random mod %u offset %u map @%s",
+				proto_name(r->proto), fam_kw(r->family), r->mod, r->offset,
+				nft_lb_map_name(r->map, m));
+	case NFT_RULE_HAIRPIN:
+		return snprintf(buf, size,
+				"ct status dnat %s saddr . %s daddr @%s masquerade fully-random",
+				fam_kw(r->family), fam_kw(r->family), r->target);
 	case NFT_RULE_RETURN_UNLESS_MARK:
 		return snprintf(buf, size, "meta mark & 0x%08x == 0x00000000 return", r->mark);
 	case NFT_RULE_CLEAR_MARK:
@@ -237,8 +276,14 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size)
 	uint16_t port;
 
 	if (!e->set) {
-		memcpy(&v, e->key, 4);
-		return snprintf(buf, size, "%u", v);
+		v = nft_key_u32_get(e->key);
+		return snprintf(buf, size, "%u-%u", v, e->range_end);
+	}
+	if (e->key_len == 8 || e->key_len == 32) {
+		/* hairpin: ADDR . ADDR */
+		ip.family = e->key_len == 8 ? AF_INET : AF_INET6;
+		memcpy(ip.bytes, e->key, ip_addr_len(&ip));
+		return snprintf(buf, size, "%s . %s", ip_addr_fmt(&ip, a), a);
 	}
 	ip.family = e->key_len == 12 ? AF_INET : AF_INET6;
 	memcpy(ip.bytes, e->key, ip_addr_len(&ip));
@@ -255,11 +300,9 @@ uint64_t nft_chain_ir_hash(const struct nft_chain_ir *c)
 	for (size_t i = 0; i < c->n_rules; i++) {
 		const struct nft_rule_ir *r = &c->rules[i];
 		/* Field by field: the struct has padding. */
-		uint32_t v[8] = { r->kind, r->family, r->proto, r->port, r->mod, r->offset, r->map,
-				  r->mark };
+		uint32_t v[7] = { r->kind, r->family, r->proto, r->mod, r->offset, r->map, r->mark };
 
 		h = hash_fnv1a(v, sizeof(v), h);
-		h = hash_fnv1a(r->addr.bytes, ip_addr_len(&r->addr), h);
 		if (r->target)
 			h = hash_fnv1a(r->target, strlen(r->target) + 1, h);
 		h = hash_fnv1a("|", 1, h);

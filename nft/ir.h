@@ -20,14 +20,21 @@
 #define NFT_MAP_SERVICE_IPS6 "service-ips6"
 #define NFT_MAP_NO_ENDPOINTS "no-endpoint-services"
 #define NFT_MAP_NO_ENDPOINTS6 "no-endpoint-services6"
+#define NFT_NAME_HAIRPIN "hairpin"
+#define NFT_NAME_HAIRPIN6 "hairpin6"
 #define NFT_CHAIN_SERVICES "services"
 #define NFT_CHAIN_NO_ENDPOINTS "no-endpoints"
 #define NFT_CHAIN_MASQUERADING "masquerading"
 #define NFT_CHAIN_REJECT "reject-chain"
 
-/* Longest key we use: ipv6_addr . inet_proto . inet_service, each field
- * padded to 4 bytes as the kernel's registers are. */
-#define NFT_KEY_MAX 24
+/* Longest key we use: ipv6_addr . ipv6_addr (hairpin6); each field of a
+ * concatenation is padded to 4 bytes as the kernel's registers are. */
+#define NFT_KEY_MAX 32
+/* Longest map value: ipv6_addr . inet_service (an LB map's DNAT target). */
+#define NFT_DATA_MAX 20
+
+/* LB map ids: the map number, with this bit for the IPv6 maps (lb6-NNNN). */
+#define NFT_LB_V6 0x80000000u
 
 enum nft_rule_kind {
 	/* jump TARGET */
@@ -36,12 +43,11 @@ enum nft_rule_kind {
 	NFT_RULE_CT_NEW_JUMP,
 	/* ip daddr . meta l4proto . th dport vmap @SET   (ip6 when family is AF_INET6) */
 	NFT_RULE_DISPATCH,
-	/* numgen random mod MOD offset OFFSET vmap @lb-NNNN */
+	/* meta l4proto PROTO dnat ip to numgen random mod MOD offset OFFSET map @lb-NNNN
+	 * (ip6 and @lb6-NNNN for AF_INET6) */
 	NFT_RULE_LB,
-	/* ip saddr ADDR meta mark set meta mark | MARK */
-	NFT_RULE_MARK_IF_SADDR,
-	/* meta l4proto PROTO dnat ip to ADDR:PORT */
-	NFT_RULE_DNAT,
+	/* ct status dnat ip saddr . ip daddr @SET masquerade fully-random  (ip6) */
+	NFT_RULE_HAIRPIN,
 	/* meta mark & MARK == 0 return */
 	NFT_RULE_RETURN_UNLESS_MARK,
 	/* meta mark set meta mark ^ MARK */
@@ -58,12 +64,10 @@ struct nft_rule_ir {
 	enum nft_rule_kind kind;
 	uint8_t family;            /* AF_INET / AF_INET6 for address matches */
 	uint8_t proto;             /* IPPROTO_* for DNAT */
-	uint16_t port;             /* DNAT port */
 	uint32_t mod, offset;      /* LB */
-	uint32_t map;              /* LB: map number, printed as lb-NNNN */
+	uint32_t map;              /* LB: map id (NFT_LB_V6 | number for lb6-NNNN) */
 	uint32_t mark;
-	struct ip_addr addr;
-	const char *target;        /* JUMP / DISPATCH: static chain or map name */
+	const char *target;        /* JUMP / DISPATCH / HAIRPIN: static chain or set name */
 };
 
 enum nft_hook { NFT_HOOK_NONE = 0, NFT_HOOK_PREROUTING, NFT_HOOK_INPUT, NFT_HOOK_FORWARD,
@@ -83,17 +87,25 @@ struct nft_chain_ir {
 	struct arena *arena;       /* the fragment's, or NULL (malloc) */
 };
 
-/* A map element mapping KEY to `goto CHAIN`. */
+/* A map element: KEY to `goto CHAIN` (service maps), or the range
+ * KEY..range_end to a DNAT target DATA (LB maps), or a plain set member
+ * (hairpin sets: neither chain nor data). */
 struct nft_elem_ir {
 	const char *set;           /* static map name, or NULL with lb_map set */
-	uint32_t lb_map;           /* map number when set == NULL */
-	uint8_t key[NFT_KEY_MAX];
+	uint32_t lb_map;           /* map id when set == NULL */
+	uint8_t key[NFT_KEY_MAX];  /* LB: the range's first value, big endian */
 	uint8_t key_len;
 	const char *chain;         /* borrowed: a chain of the same fragment, or static */
 	const char *comment;       /* borrowed from the fragment: "ns/name/proto/port" */
+	bool interval;             /* LB: key .. range_end */
+	uint32_t range_end;        /* last value of the range, inclusive */
+	uint8_t data[NFT_DATA_MAX];/* LB: address . port (port padded to 4 bytes) */
+	uint8_t data_len;
+	bool refused;              /* the key is another service's: not ours to claim */
 };
 
-enum nft_set_kind { NFT_SET_SERVICE4, NFT_SET_SERVICE6, NFT_SET_LB };
+enum nft_set_kind { NFT_SET_SERVICE4, NFT_SET_SERVICE6, NFT_SET_LB, NFT_SET_HAIRPIN4,
+		    NFT_SET_HAIRPIN6 };
 
 /* A fragment: the objects one owner (a service "ns/name", or the table's
  * skeleton "") puts into the table. Owns its chains and elements. */
@@ -123,7 +135,7 @@ int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e);
 /* Copies s into the fragment; the copy lives as long as f. NULL on ENOMEM. */
 const char *nft_frag_strdup(struct nft_frag *f, const char *s);
 
-/* Map name of an element or LB rule: static name or "lb-NNNN" into buf[16]. */
+/* Map name of an element or LB rule: static name or "lb-NNNN" / "lb6-NNNN" into buf[16]. */
 const char *nft_lb_map_name(uint32_t map, char buf[16]);
 const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16]);
 
@@ -139,6 +151,15 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size);
 /* Service map keys. */
 void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
 		     uint8_t proto, uint16_t port);
+/* An LB map key: numgen's value, big endian (the LB rule converts it, so
+ * that the kernel's interval tree orders keys as numbers). */
 void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v);
+uint32_t nft_key_u32_get(const uint8_t *key);
+/* An LB map value: ADDR . PORT. */
+void nft_data_target(uint8_t data[NFT_DATA_MAX], uint8_t *len, const struct ip_addr *ip,
+		     uint16_t port);
+void nft_data_target_get(const uint8_t *data, uint8_t len, struct ip_addr *ip, uint16_t *port);
+/* A hairpin set key: ADDR . ADDR. */
+void nft_key_hairpin(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip);
 
 #endif

@@ -261,8 +261,9 @@ static int put_elems(struct batch_ctx *c, const struct nft_op *ops, size_t n)
 		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 		for (; i < n && strcmp(ops[i].set, ops[start].set) == 0; i++) {
 			struct nftnl_set_elem *e;
-			size_t cost = 64 + ops[i].key_len +
-				      (add ? strlen(ops[i].target) : 0) +
+			size_t cost = 64 + ops[i].key_len + ops[i].data_len +
+				      (ops[i].interval ? 64 : 0) +
+				      (add && ops[i].target ? strlen(ops[i].target) : 0) +
 				      (add && ops[i].comment ? strlen(ops[i].comment) + 8 : 0);
 
 			if (budget + cost > ELEM_MSG_BUDGET)
@@ -273,16 +274,33 @@ static int put_elems(struct batch_ctx *c, const struct nft_op *ops, size_t n)
 				return -ENOMEM;
 			}
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ops[i].key, ops[i].key_len);
-			if (add) {
+			if (add && ops[i].target) {
 				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
 				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, ops[i].target);
-				if (ops[i].comment && put_comment(e, ops[i].comment) < 0) {
-					nftnl_set_elem_free(e);
+			} else if (add && ops[i].data_len) {
+				nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, ops[i].data, ops[i].data_len);
+			}
+			if (add && ops[i].comment && put_comment(e, ops[i].comment) < 0) {
+				nftnl_set_elem_free(e);
+				nftnl_set_free(s);
+				return -ENOMEM;
+			}
+			nftnl_set_elem_add(s, e);
+			if (ops[i].interval) {
+				/* An interval tree holds a range as its first value and,
+				 * flagged, the value after its last. */
+				uint8_t end[NFT_KEY_MAX], elen;
+
+				e = nftnl_set_elem_alloc();
+				if (!e) {
 					nftnl_set_free(s);
 					return -ENOMEM;
 				}
+				nft_key_u32(end, &elen, ops[i].range_end + 1);
+				nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, end, elen);
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+				nftnl_set_elem_add(s, e);
 			}
-			nftnl_set_elem_add(s, e);
 			budget += cost;
 		}
 		nlh = msg_begin(c, add ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM,

@@ -31,8 +31,20 @@ struct rb {
 	char **sets;
 	size_t n_sets;
 	const char *cur_set;
+	bool cur_lb;               /* cur_set is an LB map: collect into iv */
+	struct iv_node *iv;
+	size_t n_iv, cap_iv;
 	uint32_t table_use;
 	int err;
+};
+
+/* An element of an interval map as the kernel lists it: a range's first
+ * value with its data, or the value after its last (end). */
+struct iv_node {
+	uint32_t key;
+	bool end;
+	uint8_t data_len;
+	uint8_t data[NFT_DATA_MAX];
 };
 
 static void build_table_filter(struct nlmsghdr *nlh, void *arg)
@@ -75,51 +87,26 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	return rb->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-struct decode_ctx {
-	struct nfr_rule_info *ri;
-	const void *reg1;
-	uint32_t reg1_len;
-	uint16_t reg2_port;
-};
-
 static int decode_expr(struct nftnl_expr *e, void *data)
 {
-	struct decode_ctx *d = data;
+	struct nfr_rule_info *ri = data;
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	uint32_t len;
 
 	if (strcmp(name, "numgen") == 0) {
-		d->ri->lb = true;
-		d->ri->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
-		d->ri->offset = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_OFFSET);
-	} else if (strcmp(name, "lookup") == 0 && d->ri->lb) {
-		snprintf(d->ri->set, sizeof(d->ri->set), "%s",
+		ri->lb = true;
+		ri->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
+		ri->offset = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_OFFSET);
+	} else if (strcmp(name, "lookup") == 0 && ri->lb) {
+		snprintf(ri->set, sizeof(ri->set), "%s",
 			 nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET));
-	} else if (strcmp(name, "immediate") == 0 &&
-		   nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA)) {
-		const void *v = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
-
-		if (nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_1) {
-			d->reg1 = v;
-			d->reg1_len = len;
-		} else if (len == 2) {
-			memcpy(&d->reg2_port, v, 2);
-		}
-	} else if (strcmp(name, "nat") == 0 && d->reg1) {
-		d->ri->dnat = true;
-		d->ri->addr.family = d->reg1_len == 16 ? AF_INET6 : AF_INET;
-		memcpy(d->ri->addr.bytes, d->reg1, d->reg1_len <= 16 ? d->reg1_len : 16);
-		d->ri->port = ntohs(d->reg2_port);
 	}
 	return 0;
 }
 
 void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out)
 {
-	struct decode_ctx d = { .ri = out };
-
 	memset(out, 0, sizeof(*out));
-	nftnl_expr_foreach((struct nftnl_rule *)r, decode_expr, &d);
+	nftnl_expr_foreach((struct nftnl_rule *)r, decode_expr, out);
 }
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
@@ -140,9 +127,9 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	/* Rules come in chain order: fold each into its chain's fingerprint. */
 	c->fp = nfb_fp_add_rule(c->fp, r);
 	nfr_rule_decode(r, &ri);
-	if (ri.lb && strncmp(ri.set, "lb-", 3) == 0) {
-		uint32_t map = (uint32_t)strtoul(ri.set + 3, NULL, 10);
+	uint32_t map;
 
+	if (ri.lb && nft_lb_map_parse(ri.set, &map) == 0) {
 		if (ri.offset % NFT_LB_STRIDE == 0 &&
 		    nft_lb_claim(&rb->s->lb, c->name, map, ri.offset / NFT_LB_STRIDE) == 0) {
 			c->has_lb = true;
@@ -192,6 +179,74 @@ static int comment_cb(const struct nftnl_udata *attr, void *data)
 	return 0;
 }
 
+static int iv_push(struct rb *rb, struct nftnl_set_elem *e, const void *key, uint32_t klen)
+{
+	struct iv_node *n;
+
+	if (klen != 4)
+		return 0;
+	if (rb->n_iv == rb->cap_iv) {
+		size_t ncap = rb->cap_iv ? rb->cap_iv * 2 : 64;
+
+		n = realloc(rb->iv, ncap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		rb->iv = n;
+		rb->cap_iv = ncap;
+	}
+	n = &rb->iv[rb->n_iv++];
+	memset(n, 0, sizeof(*n));
+	n->key = nft_key_u32_get(key);
+	n->end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+		 (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+	if (!n->end && nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_DATA)) {
+		uint32_t dlen;
+		const void *d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+
+		n->data_len = (uint8_t)(dlen <= NFT_DATA_MAX ? dlen : NFT_DATA_MAX);
+		memcpy(n->data, d, n->data_len);
+	}
+	return 0;
+}
+
+static int iv_cmp(const void *a, const void *b)
+{
+	const struct iv_node *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	/* A range's end sorts before the next range's start at the same key. */
+	return (int)y->end - (int)x->end;
+}
+
+/* Pairs each range start with the end that follows it. */
+static int iv_flush(struct rb *rb)
+{
+	const struct iv_node *start = NULL;
+	int r;
+
+	qsort(rb->iv, rb->n_iv, sizeof(*rb->iv), iv_cmp);
+	for (size_t i = 0; i < rb->n_iv; i++) {
+		const struct iv_node *n = &rb->iv[i];
+		uint8_t key[NFT_KEY_MAX], klen;
+
+		if (!n->end) {
+			start = n;
+			continue;
+		}
+		if (!start || n->key == 0)
+			continue;
+		nft_key_u32(key, &klen, start->key);
+		r = nft_state_put_range(rb->s, rb->cur_set, key, n->key - 1, start->data,
+					start->data_len, NULL);
+		if (r < 0)
+			return r;
+		start = NULL;
+	}
+	rb->n_iv = 0;
+	return 0;
+}
+
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rb *rb = data;
@@ -215,9 +270,18 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 			nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN) : "";
 		int r;
 
+		struct nft_ap_elem *ae;
+
 		if (!key || klen > NFT_KEY_MAX)
 			continue;
-		struct nft_ap_elem *ae;
+		if (rb->cur_lb) {
+			r = iv_push(rb, e, key, klen);
+			if (r < 0) {
+				rb->err = r;
+				break;
+			}
+			continue;
+		}
 
 		r = nft_state_put_elem(rb->s, rb->cur_set, key, klen, target, &ae);
 		if (r < 0) {
@@ -388,8 +452,11 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 		if (r < 0)
 			goto fail;
 		rb.cur_set = rb.sets[i];
+		rb.cur_lb = nft_lb_map_parse(rb.sets[i], &(uint32_t){ 0 }) == 0;
 		r = nfk_dump(n, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
 		if (r < 0 || rb.err < 0)
+			goto fail;
+		if (rb.cur_lb && (r = iv_flush(&rb)) < 0)
 			goto fail;
 	}
 	r = 0;
@@ -401,5 +468,6 @@ fail:
 	for (size_t i = 0; i < rb.n_sets; i++)
 		free(rb.sets[i]);
 	free(rb.sets);
+	free(rb.iv);
 	return r;
 }

@@ -15,12 +15,9 @@ struct nft_state;
 
 /* What a rule we wrote means, for dumps. */
 struct nfr_rule_info {
-	bool lb;                   /* numgen random mod MOD offset OFFSET vmap @SET */
+	bool lb;                   /* dnat to numgen random mod MOD offset OFFSET map @SET */
 	uint32_t mod, offset;
 	char set[32];
-	bool dnat;                 /* dnat to ADDR:PORT */
-	struct ip_addr addr;
-	uint16_t port;
 };
 
 void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);

@@ -1,6 +1,7 @@
 #include "nft/state.h"
 
 #include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +82,12 @@ void nft_state_free(struct nft_state *s)
 	hmap_fini(&s->elems);
 	hmap_fini(&s->owners);
 	hmap_fini(&s->lb.by_chain);
-	free(s->lb.used);
+	free(s->lb.fam[0].used);
+	free(s->lb.fam[1].used);
+	it = 0;
+	while (hmap_next(&s->hairpin, &it, NULL, &v))
+		free(v);
+	hmap_fini(&s->hairpin);
 	free(s);
 }
 
@@ -161,20 +167,17 @@ void nft_state_del_chain(struct nft_state *s, const char *name)
 	chain_free(c);
 }
 
-int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
-		       size_t key_len, const char *target, struct nft_ap_elem **out)
+static int elem_get(struct nft_state *s, const char *set, const uint8_t *key, size_t key_len,
+		    struct nft_ap_elem **out)
 {
-	struct nft_ap_chain *t = hmap_get(&s->chains, target);
 	char id[NFT_ELEM_ID_MAX];
 	struct nft_ap_elem *e;
 	int r;
 
 	nft_elem_id(id, set, key, key_len);
 	e = hmap_get(&s->elems, id);
-	if (e) {
-		e->target = t;
+	if (e)
 		goto done;
-	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -189,13 +192,44 @@ int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 	strcpy(e->set, set);
 	memcpy(e->key, key, key_len);
 	e->key_len = (uint8_t)key_len;
-	e->target = t;
 	r = hmap_put(&s->elems, e->id, e, NULL);
 	if (r < 0) {
 		elem_free(e);
 		return r;
 	}
 done:
+	*out = e;
+	return 0;
+}
+
+int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
+		       size_t key_len, const char *target, struct nft_ap_elem **out)
+{
+	struct nft_ap_elem *e;
+	int r = elem_get(s, set, key, key_len, &e);
+
+	if (r < 0)
+		return r;
+	e->target = target ? hmap_get(&s->chains, target) : NULL;
+	if (out)
+		*out = e;
+	return 0;
+}
+
+int nft_state_put_range(struct nft_state *s, const char *set, const uint8_t *key,
+			uint32_t range_end, const uint8_t *data, size_t data_len,
+			struct nft_ap_elem **out)
+{
+	struct nft_ap_elem *e;
+	int r = elem_get(s, set, key, 4, &e);
+
+	if (r < 0)
+		return r;
+	e->target = NULL;
+	e->interval = true;
+	e->range_end = range_end;
+	e->data_len = (uint8_t)(data_len <= NFT_DATA_MAX ? data_len : NFT_DATA_MAX);
+	memcpy(e->data, data, e->data_len);
 	if (out)
 		*out = e;
 	return 0;
@@ -266,27 +300,33 @@ int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner *
 
 _Static_assert(NFT_LB_PER_MAP >= 1 && NFT_LB_PER_MAP <= 32, "slots per map fit a uint32_t mask");
 
-static int lb_ensure_maps(struct nft_lb_alloc *lb, uint32_t n)
+static struct nft_lb_family *lb_fam(struct nft_lb_alloc *lb, uint32_t map)
+{
+	return &lb->fam[map & NFT_LB_V6 ? 1 : 0];
+}
+
+static int lb_ensure_maps(struct nft_lb_family *f, uint32_t n)
 {
 	uint32_t ncap;
 	uint32_t *p;
 
-	if (n <= lb->n_maps)
+	if (n <= f->n_maps)
 		return 0;
 	if (n > NFT_LB_MAX_MAPS)
 		return -ENOSPC;
-	ncap = lb->n_maps ? lb->n_maps : 64;
+	ncap = f->n_maps ? f->n_maps : 64;
 	while (ncap < n)
 		ncap *= 2;
-	p = realloc(lb->used, ncap * sizeof(*p));
+	p = realloc(f->used, ncap * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	memset(p + lb->n_maps, 0, (ncap - lb->n_maps) * sizeof(*p));
-	lb->used = p;
-	lb->n_maps = ncap;
+	memset(p + f->n_maps, 0, (ncap - f->n_maps) * sizeof(*p));
+	f->used = p;
+	f->n_maps = ncap;
 	return 0;
 }
 
+/* map is a map id: the family bit and the map's index. */
 static int lb_record(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot)
 {
 	struct nft_lb_slot *sl = calloc(1, sizeof(*sl));
@@ -307,13 +347,16 @@ static int lb_record(struct nft_lb_alloc *lb, const char *chain, uint32_t map, u
 		free(sl);
 		return r;
 	}
-	lb->used[map] |= 1u << slot;
+	lb_fam(lb, map)->used[map & ~NFT_LB_V6] |= 1u << slot;
 	return 0;
 }
 
-int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32_t *slot)
+int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, int family, uint32_t *map,
+	       uint32_t *slot)
 {
 	struct nft_lb_slot *sl = hmap_get(&lb->by_chain, chain);
+	uint32_t tag = family == AF_INET6 ? NFT_LB_V6 : 0;
+	struct nft_lb_family *f = lb_fam(lb, tag);
 	uint32_t m;
 	int r;
 
@@ -322,20 +365,20 @@ int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32
 		*slot = sl->slot;
 		return 0;
 	}
-	for (m = lb->hint;; m++) {
-		r = lb_ensure_maps(lb, m + 1);
+	for (m = f->hint;; m++) {
+		r = lb_ensure_maps(f, m + 1);
 		if (r < 0)
 			return r;
-		if ((lb->used[m] & SLOT_BITS) != SLOT_BITS)
+		if ((f->used[m] & SLOT_BITS) != SLOT_BITS)
 			break;
 	}
-	lb->hint = m;
+	f->hint = m;
 	for (uint32_t i = 0; i < NFT_LB_PER_MAP; i++) {
-		if (!(lb->used[m] & (1u << i))) {
-			r = lb_record(lb, chain, m, i);
+		if (!(f->used[m] & (1u << i))) {
+			r = lb_record(lb, chain, tag | m, i);
 			if (r < 0)
 				return r;
-			*map = m;
+			*map = tag | m;
 			*slot = i;
 			return 0;
 		}
@@ -343,16 +386,41 @@ int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32
 	return -ENOSPC; /* unreachable: map m has a free bit */
 }
 
+int nft_lb_map_parse(const char *name, uint32_t *map)
+{
+	uint32_t tag = 0;
+	char *end;
+	unsigned long v;
+
+	if (strncmp(name, "lb6-", 4) == 0) {
+		tag = NFT_LB_V6;
+		name += 4;
+	} else if (strncmp(name, "lb-", 3) == 0) {
+		name += 3;
+	} else {
+		return -EINVAL;
+	}
+	if (*name < '0' || *name > '9')
+		return -EINVAL;
+	v = strtoul(name, &end, 10);
+	if (*end || v >= NFT_LB_MAX_MAPS)
+		return -EINVAL;
+	*map = tag | (uint32_t)v;
+	return 0;
+}
+
 int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot)
 {
+	struct nft_lb_family *f = lb_fam(lb, map);
+	uint32_t idx = map & ~NFT_LB_V6;
 	int r;
 
 	if (slot >= NFT_LB_PER_MAP || hmap_get(&lb->by_chain, chain))
 		return -EEXIST;
-	r = lb_ensure_maps(lb, map + 1);
+	r = lb_ensure_maps(f, idx + 1);
 	if (r < 0)
 		return r;
-	if (lb->used[map] & (1u << slot))
+	if (f->used[idx] & (1u << slot))
 		return -EEXIST;
 	return lb_record(lb, chain, map, slot);
 }
@@ -360,12 +428,16 @@ int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint3
 void nft_lb_release(struct nft_lb_alloc *lb, const char *chain)
 {
 	struct nft_lb_slot *sl = hmap_del(&lb->by_chain, chain);
+	struct nft_lb_family *f;
+	uint32_t idx;
 
 	if (!sl)
 		return;
-	lb->used[sl->map] &= ~(1u << sl->slot);
-	if (sl->map < lb->hint)
-		lb->hint = sl->map;
+	f = lb_fam(lb, sl->map);
+	idx = sl->map & ~NFT_LB_V6;
+	f->used[idx] &= ~(1u << sl->slot);
+	if (idx < f->hint)
+		f->hint = idx;
 	free(sl->chain);
 	free(sl);
 }

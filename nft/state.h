@@ -35,10 +35,6 @@ struct nft_ap_chain {
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
 	uint32_t gen;              /* last plan that claimed it */
-	/* Endpoint chains: where they DNAT to (unset when read back). */
-	uint8_t ep_proto;
-	uint16_t ep_port;
-	struct ip_addr ep;
 };
 
 struct nft_ap_elem {
@@ -54,6 +50,11 @@ struct nft_ap_elem {
 	struct nft_owner *owner;
 	uint32_t gen;              /* last plan that claimed it */
 	char *comment;             /* only when read back: the element's comment */
+	/* LB map elements: the range key..range_end and its DNAT target. */
+	bool interval;
+	uint8_t data_len;
+	uint32_t range_end;
+	uint8_t data[NFT_DATA_MAX];
 };
 
 struct nft_owner {
@@ -64,12 +65,17 @@ struct nft_owner {
 	size_t n_elems;
 };
 
-struct nft_lb_alloc {
-	uint32_t n_maps;           /* maps lb-0000 .. lb-(n_maps-1) exist or are wanted */
+/* One family's LB maps (lb-NNNN for IPv4, lb6-NNNN for IPv6: a map's
+ * values are addresses of one family). */
+struct nft_lb_family {
+	uint32_t n_maps;           /* maps 0 .. n_maps-1 exist or are wanted */
 	uint32_t *used;            /* per map: bitmask of used slots */
-	uint32_t n_created;        /* maps known to exist in the kernel */
-	struct hmap by_chain;      /* svc chain name -> struct nft_lb_slot */
 	uint32_t hint;             /* first map that may have a free slot */
+};
+
+struct nft_lb_alloc {
+	struct nft_lb_family fam[2];   /* [0] IPv4, [1] IPv6 */
+	struct hmap by_chain;      /* svc chain name -> struct nft_lb_slot */
 };
 
 struct nft_state {
@@ -84,6 +90,16 @@ struct nft_state {
 	struct hmap blocked;
 	uint32_t gen;              /* plan generation counter */
 	struct nft_lb_alloc lb;
+	/* Hairpin: how many LB elements DNAT to each endpoint address (key:
+	 * nft_elem_id of the hairpin element), as committed. An address is in
+	 * the hairpin set while its count is above zero. */
+	struct hmap hairpin;
+};
+
+/* A value of nft_state.hairpin (the key points into it). */
+struct nft_hp_ref {
+	int32_t n;
+	char id[];
 };
 
 int nft_state_new(struct nft_state **out);
@@ -101,6 +117,10 @@ void nft_state_del_chain(struct nft_state *s, const char *name);
  * element records NULL). */
 int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 		       size_t key_len, const char *target, struct nft_ap_elem **out);
+/* An LB map element: the range key..range_end to data. */
+int nft_state_put_range(struct nft_state *s, const char *set, const uint8_t *key,
+			uint32_t range_end, const uint8_t *data, size_t data_len,
+			struct nft_ap_elem **out);
 /* The name of the chain an element goes to, or "" if none. */
 const char *nft_ap_elem_target(const struct nft_ap_elem *e);
 void nft_state_del_elem(struct nft_state *s, const char *id);
@@ -114,8 +134,12 @@ struct nft_owner *nft_state_owner(struct nft_state *s, const char *key);
 int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner **out);
 
 /* LB slots. get returns the slot of svc chain `chain`, allocating a free one
- * (lowest map first) when it has none. Returns 0, -ENOMEM or -ENOSPC. */
-int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, uint32_t *map, uint32_t *slot);
+ * in the family's maps (lowest map first) when it has none; *map is a map
+ * id (NFT_LB_V6 set for IPv6). Returns 0, -ENOMEM or -ENOSPC. */
+int nft_lb_get(struct nft_lb_alloc *lb, const char *chain, int family, uint32_t *map,
+	       uint32_t *slot);
+/* Parses "lb-NNNN" / "lb6-NNNN" into a map id. Returns 0 or -EINVAL. */
+int nft_lb_map_parse(const char *name, uint32_t *map);
 /* Marks a slot taken by `chain` (read back from the kernel). */
 int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot);
 void nft_lb_release(struct nft_lb_alloc *lb, const char *chain);

@@ -186,6 +186,9 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 			if (r < 0)
 				return r;
 		}
+		r = nft_plan_hairpin(p, s->state);
+		if (r < 0)
+			return r;
 		return nft_plan_strays(p, s->state);
 	}
 	*services = s->pending.len;
@@ -194,7 +197,7 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return nft_plan_hairpin(p, s->state);
 }
 
 /* Elements went away: services that found one of their keys taken get

@@ -939,6 +939,36 @@ nft_vmap_refs() {
 	}'
 }
 
+# DNATs through a data map in a chain body, one per line: "FAMILY MOD OFFSET
+# MAP" for `dnat ip|ip6 to numgen random mod MOD [offset OFFSET] map @MAP`.
+nft_dnat_map_refs() {
+	awk '{
+		for (i = 1; i <= NF; i++) {
+			if ($i != "dnat" || $(i + 2) != "to" || $(i + 3) != "numgen") continue
+			mod = "-"; off = 0; m = ""
+			for (j = i + 3; j <= NF; j++) {
+				if ($j == "mod") mod = $(j + 1)
+				if ($j == "offset") off = $(j + 1)
+				if ($j == "map" && substr($(j + 1), 1, 1) == "@") m = substr($(j + 1), 2)
+			}
+			if (m != "") print $(i + 1), mod, off, m
+		}
+	}'
+}
+
+# nft_map_dnats TEXT FAMILY MAP MOD OFFSET: "dnat ip to ADDR:PORT" (or
+# "dnat ip6 to [ADDR]:PORT") for each range of MAP starting in
+# OFFSET..OFFSET+MOD-1 (elements "LO-HI : ADDR . PORT").
+nft_map_dnats() {
+	local text=$1 fam=$2 m=$3 mod=$4 off=$5
+	nft_block "$text" map "$m" | tr '\n' ' ' |
+		{ grep -oE '[0-9]+(-[0-9]+)? : [0-9a-f:.]+ \. [0-9]+' || true; } |
+		awk -v lo="$off" -v n="$mod" -v fam="$fam" '{ split($1, r, "-"); k = r[1] + 0
+			if (n != "-" && (k < lo + 0 || k >= lo + n)) next
+			if (fam == "ip6") printf "dnat ip6 to [%s]:%s\n", $3, $5
+			else printf "dnat ip to %s:%s\n", $3, $5 }'
+}
+
 # nft_map_targets TEXT MAP MOD OFFSET: verdict targets of MAP's elements,
 # only keys OFFSET..OFFSET+MOD-1 unless MOD is "-".
 nft_map_targets() {
@@ -958,8 +988,9 @@ nft_map_targets() {
 # (e.g. '10\.96\.0\.30 \. sctp \. 9999'; an element comment may follow it),
 # follows goto/jump verdicts through chains and through the named verdict maps
 # they look up (`vmap @NAME`, only the slots a `numgen random mod N offset B`
-# can hit), 5 levels deep, and prints each chain visited
-# and each DNAT reached:
+# can hit), 5 levels deep, and prints each chain visited and each DNAT
+# reached, also those through an LB data map (`dnat ip to numgen random mod
+# N offset B map @NAME`: the ranges a numgen value can fall in):
 #   chain NAME
 #   dnat ip to 10.244.1.1:9999
 nft_follow() {
@@ -971,7 +1002,11 @@ nft_follow() {
 		for c in $chains; do
 			echo "chain $c"
 			body=$(nft_block "$text" chain "$c")
-			{ grep -oE 'dnat (ip6? )?to [^ ]+' <<<"$body" || true; }
+			{ grep -oE 'dnat (ip6? )?to [^ ]+' <<<"$body" || true; } | { grep -v ' to numgen$' || true; }
+			while read -r fam mod off m; do
+				[[ -n $m ]] || continue
+				nft_map_dnats "$text" "$fam" "$m" "$mod" "$off"
+			done < <(nft_dnat_map_refs <<<"$body")
 			next+=" $(nft_verdict_targets <<<"$body" | tr '\n' ' ')"
 			while read -r mod off m; do
 				[[ -n $m ]] || continue

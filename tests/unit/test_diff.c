@@ -57,6 +57,7 @@ static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
 		free(keys[i]);
 	}
 	free(keys);
+	CHECK_INT(nft_plan_hairpin(&p, s), 0);
 	if (full)
 		CHECK_INT(nft_plan_strays(&p, s), 0);
 	c = count_ops(&p);
@@ -96,15 +97,17 @@ static struct counts one_endpoint_change(unsigned n_services)
 	CHECK_INT(nft_state_new(&s), 0);
 	populate(m, n_services, 3);
 	cold = sync_once(s, m, true);
-	/* 4 fixed maps + one LB map per NFT_LB_PER_MAP service ports */
-	CHECK_INT(cold.n[NFT_OP_ADD_SET], 4 + (n_services + NFT_LB_PER_MAP - 1) / NFT_LB_PER_MAP);
+	/* 4 service maps, 2 hairpin sets + one LB map per NFT_LB_PER_MAP service ports */
+	CHECK_INT(cold.n[NFT_OP_ADD_SET], 6 + (n_services + NFT_LB_PER_MAP - 1) / NFT_LB_PER_MAP);
 	CHECK_INT(cold.n[NFT_OP_ADD_TABLE], 1);
-	/* skeleton 10 chains; per service 1 svc + 3 ep chains */
-	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 10 + 4 * n_services);
-	/* per service: 1 LB rule + 3 x 2 endpoint rules; skeleton 15 rules */
-	CHECK_INT(cold.n[NFT_OP_ADD_RULE], 15 + 7 * n_services);
-	/* per service: 1 service-ips element + 3 LB elements */
-	CHECK_INT(cold.n[NFT_OP_ADD_ELEM], 4 * n_services);
+	/* skeleton 10 chains; one chain per service port */
+	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 10 + n_services);
+	/* per service its LB rule; skeleton 17 rules */
+	CHECK_INT(cold.n[NFT_OP_ADD_RULE], 17 + n_services);
+	/* per service: 1 service-ips element + 3 LB ranges; one hairpin
+	 * element per endpoint address */
+	CHECK_INT(s->hairpin.len, 3 * n_services);
+	CHECK_INT(cold.n[NFT_OP_ADD_ELEM], 4 * n_services + 3 * n_services);
 	CHECK_INT(cold.n[NFT_OP_DEL_CHAIN] + cold.n[NFT_OP_DEL_ELEM], 0);
 
 	/* Nothing changed: a full resync plans nothing. */
@@ -125,15 +128,15 @@ static void test_one_endpoint_batch_is_small(void)
 	struct counts small = one_endpoint_change(10);
 	struct counts big = one_endpoint_change(10000);
 
-	/* gen 0x400000 shifts all three addresses: 3 new ep chains (+2 rules
-	 * each), 3 old ones flushed and deleted, 3 LB elements replaced; the
-	 * svc chain (mod 3) and its service-ips element are unchanged. */
-	CHECK_INT(small.n[NFT_OP_ADD_CHAIN], 3);
-	CHECK_INT(small.n[NFT_OP_ADD_RULE], 6);
-	CHECK_INT(small.n[NFT_OP_DEL_ELEM], 3);
-	CHECK_INT(small.n[NFT_OP_ADD_ELEM], 3);
-	CHECK_INT(small.n[NFT_OP_DEL_CHAIN], 3);
-	CHECK_INT(small.n[NFT_OP_FLUSH_CHAIN], 3);
+	/* gen 0x400000 shifts all three addresses: the 3 LB ranges get new
+	 * values and the 3 hairpin elements are replaced; no chain or rule
+	 * changes (so the kernel re-validates nothing). */
+	CHECK_INT(small.n[NFT_OP_ADD_CHAIN], 0);
+	CHECK_INT(small.n[NFT_OP_ADD_RULE], 0);
+	CHECK_INT(small.n[NFT_OP_DEL_ELEM], 3 + 3);
+	CHECK_INT(small.n[NFT_OP_ADD_ELEM], 3 + 3);
+	CHECK_INT(small.n[NFT_OP_DEL_CHAIN], 0);
+	CHECK_INT(small.n[NFT_OP_FLUSH_CHAIN], 0);
 	CHECK_INT(small.n[NFT_OP_ADD_SET], 0);
 	fprintf(stderr, "one-endpoint plan: %zu ops at 10 services, %zu ops at 10000\n",
 		small.total, big.total);
@@ -153,26 +156,27 @@ static void test_delete_and_no_endpoints(void)
 	size_t chains = s->chains.len, elems = s->elems.len;
 
 	/* Slice gone: the service rejects (one no-endpoint element), its svc
-	 * and ep chains and LB elements go away. */
+	 * chain, LB ranges and its endpoints' hairpin elements go away. */
 	CHECK_INT(model_slice_delete(m, "ns2", "svc2-abcde"), 0);
 	c = sync_once(s, m, false);
-	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 3);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
 	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
-	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 3); /* service-ips + 2 LB elements */
-	CHECK_INT(s->chains.len, chains - 3);
-	CHECK_INT(s->elems.len, elems - 3 + 1);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 5); /* service-ips + 2 LB + 2 hairpin */
+	CHECK_INT(s->chains.len, chains - 1);
+	CHECK_INT(s->elems.len, elems - 5 + 1);
 	/* Its LB slot is free again and a new service takes it. */
 	CHECK_INT(model_slice_upsert(m, gen_slice(2, 2, 0)), 0);
 	c = sync_once(s, m, false);
-	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 3);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 1);
 	CHECK_INT(c.n[NFT_OP_ADD_SET], 0);
 	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 1); /* the no-endpoint element */
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1 + 2 + 2);
 
 	/* Service deleted: everything it had goes. */
 	CHECK_INT(model_service_delete(m, "ns3", "svc3"), 0);
 	c = sync_once(s, m, false);
-	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 3);
-	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 3);
+	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 5);
 	CHECK_INT(c.n[NFT_OP_ADD_ELEM] + c.n[NFT_OP_ADD_CHAIN], 0);
 	CHECK(nft_state_owner(s, "ns3/svc3") == NULL);
 	nft_state_free(s);
@@ -221,9 +225,10 @@ static struct model_slice *slice_range(unsigned n_all, unsigned from, unsigned t
 	return sl;
 }
 
-/* A slot keeps its endpoint: one endpoint less or more touches one or two
- * LB elements, not every slot after it. */
-static void test_stable_lb_slots(void)
+/* Endpoint changes are element changes only: no rule is rebuilt. With the
+ * same number of endpoints the ranges stay, and an endpoint replaced by
+ * another changes one range; a different number re-cuts the ranges. */
+static void test_lb_ranges(void)
 {
 	struct nft_state *s;
 	struct model *m;
@@ -235,22 +240,20 @@ static void test_stable_lb_slots(void)
 	CHECK_INT(model_slice_upsert(m, slice_range(6, 0, 5)), 0);
 	sync_once(s, m, true);
 
-	/* The first endpoint (slot 0) goes: the last one moves into slot 0. */
-	CHECK_INT(model_slice_upsert(m, slice_range(6, 1, 5)), 0);
-	c = sync_once(s, m, false);
-	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
-	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 0);
-	CHECK_INT(c.n[NFT_OP_ADD_RULE], 1);   /* mod 5 -> mod 4 */
-	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 2);   /* slot 0 replaced, slot 4 gone */
-	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
-
-	/* A new endpoint takes the next slot; nothing else moves. */
+	/* Endpoint 0 replaced by endpoint 5: one range gets the new value. */
 	CHECK_INT(model_slice_upsert(m, slice_range(6, 1, 6)), 0);
 	c = sync_once(s, m, false);
-	CHECK_INT(c.n[NFT_OP_ADD_CHAIN], 1);
-	CHECK_INT(c.n[NFT_OP_ADD_RULE], 2 + 1);
-	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1);
-	CHECK_INT(c.n[NFT_OP_DEL_ELEM] + c.n[NFT_OP_DEL_CHAIN], 0);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN] + c.n[NFT_OP_ADD_RULE] + c.n[NFT_OP_DEL_CHAIN], 0);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 1 + 1);   /* the range, the old hairpin element */
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 1 + 1);
+
+	/* One endpoint less: 4 ranges instead of 5, one hairpin element less. */
+	CHECK_INT(model_slice_upsert(m, slice_range(6, 2, 6)), 0);
+	c = sync_once(s, m, false);
+	CHECK_INT(c.n[NFT_OP_ADD_CHAIN] + c.n[NFT_OP_ADD_RULE] + c.n[NFT_OP_DEL_CHAIN], 0);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 5 + 1);
+	CHECK_INT(c.n[NFT_OP_ADD_ELEM], 4);
+	CHECK_INT(s->hairpin.len, 4);
 	nft_state_free(s);
 	model_free(m);
 }
@@ -266,6 +269,25 @@ static void check_consistent(struct nft_state *s)
 	while (hmap_next(&s->elems, &it, NULL, &v)) {
 		struct nft_ap_elem *e = v;
 
+		if (e->interval) {
+			/* An LB range: its endpoint is in the hairpin set. */
+			struct ip_addr ip;
+			uint16_t port;
+			uint8_t key[NFT_KEY_MAX], klen;
+			char id[NFT_ELEM_ID_MAX];
+
+			nft_data_target_get(e->data, e->data_len, &ip, &port);
+			nft_key_hairpin(key, &klen, &ip);
+			nft_elem_id(id, ip.family == AF_INET ? NFT_NAME_HAIRPIN : NFT_NAME_HAIRPIN6,
+				    key, klen);
+			CHECK(hmap_get(&s->elems, id) != NULL);
+			CHECK(hmap_get(&s->hairpin, id) != NULL);
+			continue;
+		}
+		if (strncmp(e->set, "hairpin", 7) == 0) {
+			CHECK(hmap_get(&s->hairpin, e->id) != NULL);
+			continue;
+		}
 		if (!e->target || hmap_get(&s->chains, e->target->name) != e->target) {
 			fprintf(stderr, "element %s goes to a chain the state does not hold\n", e->id);
 			exit(1);
@@ -276,8 +298,7 @@ static void check_consistent(struct nft_state *s)
 	while (hmap_next(&s->chains, &it, NULL, &v)) {
 		struct nft_ap_chain *c = v;
 
-		if ((strncmp(c->name, "svc-", 4) == 0 || strncmp(c->name, "ep-", 3) == 0) &&
-		    !hmap_get(&targets, c->name)) {
+		if (strncmp(c->name, "svc-", 4) == 0 && !hmap_get(&targets, c->name)) {
 			fprintf(stderr, "chain %s is not the target of any element\n", c->name);
 			exit(1);
 		}
@@ -357,7 +378,7 @@ int main(void)
 	RUN(test_one_endpoint_batch_is_small);
 	RUN(test_delete_and_no_endpoints);
 	RUN(test_full_sync_removes_strays);
-	RUN(test_stable_lb_slots);
+	RUN(test_lb_ranges);
 	RUN(test_random_changes_converge);
 	return 0;
 }
