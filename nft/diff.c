@@ -31,14 +31,7 @@ void nft_plan_fini(struct nft_plan *p)
 	}
 	free(p->frags);
 	free(p->ct);
-	{
-		size_t it = 0;
-		void *v;
-
-		while (hmap_next(&p->hairpin, &it, NULL, &v))
-			free(v);
-		hmap_fini(&p->hairpin);
-	}
+	ipcount_fini(&p->hairpin);
 	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -381,41 +374,16 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 	return 0;
 }
 
-struct nft_hp_count {
-	int32_t n;
-	uint8_t key[NFT_KEY_MAX];
-	uint8_t key_len;
-	bool v6;
-	char id[NFT_ELEM_ID_MAX];  /* the map's key */
-};
-
 static int hp_add(struct nft_plan *p, const uint8_t *data, uint8_t data_len, int32_t d)
 {
-	struct nft_hp_count *c;
+	struct ipcount_entry *c;
 	struct ip_addr ip;
-	char id[NFT_ELEM_ID_MAX];
 	uint16_t port;
-	uint8_t key[NFT_KEY_MAX], klen;
-	int r;
 
 	nft_data_target_get(data, data_len, &ip, &port);
-	nft_key_hairpin(key, &klen, &ip);
-	nft_elem_id(id, ip.family == AF_INET6 ? NFT_NAME_HAIRPIN6 : NFT_NAME_HAIRPIN, key, klen);
-	c = hmap_get(&p->hairpin, id);
-	if (!c) {
-		c = calloc(1, sizeof(*c));
-		if (!c)
-			return -ENOMEM;
-		memcpy(c->key, key, klen);
-		c->key_len = klen;
-		c->v6 = ip.family == AF_INET6;
-		memcpy(c->id, id, sizeof(c->id));
-		r = hmap_put(&p->hairpin, c->id, c, NULL);
-		if (r < 0) {
-			free(c);
-			return r;
-		}
-	}
+	c = ipcount_get(&p->hairpin, &ip);
+	if (!c)
+		return -ENOMEM;
 	c->n += d;
 	return 0;
 }
@@ -445,88 +413,70 @@ static int plan_hairpin_frag(struct nft_plan *p, const struct nft_owner *owner,
 	return 0;
 }
 
+static int hp_op(struct nft_plan *p, const struct ip_addr *ip, bool add)
+{
+	struct nft_op *op = add ? op_add(p, NFT_PH_ADD_ELEMS, NFT_OP_ADD_ELEM, "")
+				: op_add(p, NFT_PH_DEL_ELEMS, NFT_OP_DEL_ELEM, "");
+
+	if (!op)
+		return -ENOMEM;
+	snprintf(op->set, sizeof(op->set), "%s",
+		 ip->family == AF_INET6 ? NFT_NAME_HAIRPIN6 : NFT_NAME_HAIRPIN);
+	nft_key_hairpin(op->key, &op->key_len, ip);
+	return 0;
+}
+
 int nft_plan_hairpin(struct nft_plan *p, struct nft_state *s)
 {
+	const struct ipcount_entry *c;
+	struct ip_addr ip;
 	size_t it = 0;
-	const char *id;
-	void *v;
+	int r;
 
-	if (!p->gen)
-		p->gen = ++s->gen;
-	while (hmap_next(&p->hairpin, &it, &id, &v)) {
-		const struct nft_hp_count *c = v;
-		const struct nft_hp_ref *had = hmap_get(&s->hairpin, id);
-		int32_t now = p->full ? c->n : (had ? had->n : 0) + c->n;
-		struct nft_ap_elem *ap = hmap_get(&s->elems, id);
-		struct nft_op *op;
+	while ((c = ipcount_next(&p->hairpin, &it))) {
+		const struct ipcount_entry *had;
+		int32_t now;
 
-		if (now > 0 && ap) {
-			ap->gen = p->gen;
-			continue;
-		}
-		if (now <= 0 && !ap)
-			continue;
-		op = now > 0 ? op_add(p, NFT_PH_ADD_ELEMS, NFT_OP_ADD_ELEM, "")
-			     : op_add(p, NFT_PH_DEL_ELEMS, NFT_OP_DEL_ELEM, "");
-		if (!op)
-			return -ENOMEM;
-		snprintf(op->set, sizeof(op->set), "%s", c->v6 ? NFT_NAME_HAIRPIN6 : NFT_NAME_HAIRPIN);
-		memcpy(op->key, c->key, c->key_len);
-		op->key_len = c->key_len;
+		ipcount_entry_addr(c, &ip);
+		had = ipcount_find(&s->hairpin, &ip);
+		now = p->full ? c->n : (had ? had->n : 0) + c->n;
+		if ((now > 0) != (had && had->flag) && (r = hp_op(p, &ip, now > 0)) < 0)
+			return r;
+	}
+	/* A full plan also removes what the kernel has and nothing uses. */
+	for (it = 0; p->full && (c = ipcount_next(&s->hairpin, &it));) {
+		ipcount_entry_addr(c, &ip);
+		if (c->flag && !ipcount_find(&p->hairpin, &ip) && (r = hp_op(p, &ip, false)) < 0)
+			return r;
 	}
 	return 0;
 }
 
-/* After the commit: the counts the kernel's hairpin set now follows. */
+/* After the commit: the counts the kernel's hairpin set now follows (an
+ * address is in the set while its count is above zero). */
 static int hairpin_commit(struct nft_plan *p, struct nft_state *s)
 {
+	struct ipcount_entry *c, *e;
+	struct ip_addr ip;
 	size_t it = 0;
-	const char *id;
-	void *v;
-	int r;
 
 	if (p->full) {
-		while (hmap_next(&s->hairpin, &it, NULL, &v))
-			free(v);
-		hmap_fini(&s->hairpin);
-		it = 0;
+		ipcount_fini(&s->hairpin);
 	}
-	while (hmap_next(&p->hairpin, &it, &id, &v)) {
-		const struct nft_hp_count *c = v;
-		struct nft_hp_ref *had = hmap_get(&s->hairpin, id);
-		int32_t now = (had ? had->n : 0) + c->n;
+	while ((c = ipcount_next(&p->hairpin, &it))) {
+		int32_t now;
 
+		ipcount_entry_addr(c, &ip);
+		e = ipcount_get(&s->hairpin, &ip);
+		if (!e)
+			return -ENOMEM;
+		now = e->n + c->n;
 		if (now <= 0) {
-			free(hmap_del(&s->hairpin, id));
-		} else if (had) {
-			had->n = now;
-		} else {
-			size_t len = strlen(id) + 1;
-			struct nft_hp_ref *n = malloc(sizeof(*n) + len);
-
-			if (!n)
-				return -ENOMEM;
-			n->n = now;
-			memcpy(n->id, id, len);
-			r = hmap_put(&s->hairpin, n->id, n, NULL);
-			if (r < 0) {
-				free(n);
-				return r;
-			}
-		}
-	}
-	/* The hairpin elements themselves belong to no service. */
-	for (size_t i = 0; i < p->n_ops[NFT_PH_ADD_ELEMS]; i++) {
-		const struct nft_op *op = &p->ops[NFT_PH_ADD_ELEMS][i];
-		struct nft_ap_elem *e;
-
-		if (op->owner[0] || (strcmp(op->set, NFT_NAME_HAIRPIN) != 0 &&
-				     strcmp(op->set, NFT_NAME_HAIRPIN6) != 0))
+			ipcount_del(&s->hairpin, &ip);
 			continue;
-		r = nft_state_put_elem(s, op->set, op->key, op->key_len, NULL, &e);
-		if (r < 0)
-			return r;
-		e->gen = s->gen;
+		}
+		e->n = now;
+		e->flag = 1;
 	}
 	return 0;
 }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/util/hmap.h"
+#include "lib/util/ipcount.h"
 #include "nft/ir.h"
 
 struct nft_state;
@@ -81,10 +81,9 @@ struct nft_plan {
 	size_t n_changed;                  /* owners with at least one op */
 	struct nft_ct_flush *ct;
 	size_t n_ct;
-	/* Hairpin set: per endpoint address (nft_elem_id of its hairpin
-	 * element -> struct nft_hp_count), how many LB elements DNAT to it:
-	 * a count in a full plan, a change of count otherwise. */
-	struct hmap hairpin;
+	/* Hairpin set: per endpoint address, how many LB elements DNAT to
+	 * it: a count in a full plan, a change of count otherwise. */
+	struct ipcount hairpin;
 	struct arena arena;                /* where the plan's fragments live */
 };
 

@@ -32,6 +32,7 @@ struct rb {
 	size_t n_sets;
 	const char *cur_set;
 	bool cur_lb;               /* cur_set is an LB map: collect into iv */
+	bool cur_hairpin;          /* cur_set is a hairpin set: into s->hairpin */
 	struct iv_node *iv;
 	size_t n_iv, cap_iv;
 	uint32_t table_use;
@@ -274,6 +275,20 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 
 		if (!key || klen > NFT_KEY_MAX)
 			continue;
+		if (rb->cur_hairpin) {
+			/* ADDR . ADDR: the kernel has the address in the set. */
+			struct ipcount_entry *hp;
+			struct ip_addr ip = { .family = klen == 8 ? AF_INET : AF_INET6 };
+
+			memcpy(ip.bytes, key, klen / 2);
+			hp = ipcount_get(&rb->s->hairpin, &ip);
+			if (!hp) {
+				rb->err = -ENOMEM;
+				break;
+			}
+			hp->flag = 1;
+			continue;
+		}
 		if (rb->cur_lb) {
 			r = iv_push(rb, e, key, klen);
 			if (r < 0) {
@@ -453,6 +468,8 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 			goto fail;
 		rb.cur_set = rb.sets[i];
 		rb.cur_lb = nft_lb_map_parse(rb.sets[i], &(uint32_t){ 0 }) == 0;
+		rb.cur_hairpin = strcmp(rb.sets[i], NFT_NAME_HAIRPIN) == 0 ||
+				 strcmp(rb.sets[i], NFT_NAME_HAIRPIN6) == 0;
 		r = nfk_dump(n, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
 		if (r < 0 || rb.err < 0)
 			goto fail;

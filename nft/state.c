@@ -43,7 +43,6 @@ static void elem_free(struct nft_ap_elem *e)
 {
 	if (!e)
 		return;
-	free(e->id);
 	free(e->comment);
 	free(e);
 }
@@ -84,10 +83,7 @@ void nft_state_free(struct nft_state *s)
 	hmap_fini(&s->lb.by_chain);
 	free(s->lb.fam[0].used);
 	free(s->lb.fam[1].used);
-	it = 0;
-	while (hmap_next(&s->hairpin, &it, NULL, &v))
-		free(v);
-	hmap_fini(&s->hairpin);
+	ipcount_fini(&s->hairpin);
 	free(s);
 }
 
@@ -167,31 +163,37 @@ void nft_state_del_chain(struct nft_state *s, const char *name)
 	chain_free(c);
 }
 
+/* The element of (set, key), created with room for data_len bytes of value
+ * when missing. An existing element keeps its room: an LB map holds ranges
+ * of one family only, so a key never changes value size. */
 static int elem_get(struct nft_state *s, const char *set, const uint8_t *key, size_t key_len,
-		    struct nft_ap_elem **out)
+		    size_t data_len, struct nft_ap_elem **out)
 {
 	char id[NFT_ELEM_ID_MAX];
 	struct nft_ap_elem *e;
+	size_t il, sl;
 	int r;
 
 	nft_elem_id(id, set, key, key_len);
 	e = hmap_get(&s->elems, id);
-	if (e)
+	if (e) {
+		if (e->data_len != data_len)
+			return -EEXIST;
 		goto done;
-	e = calloc(1, sizeof(*e));
+	}
+	il = strlen(id) + 1;
+	sl = strlen(set) + 1;
+	e = calloc(1, sizeof(*e) + il + sl + key_len + data_len);
 	if (!e)
 		return -ENOMEM;
-	/* One allocation holds the id and, after its NUL, the set name. */
-	e->id = malloc(strlen(id) + 1 + strlen(set) + 1);
-	if (!e->id) {
-		free(e);
-		return -ENOMEM;
-	}
-	strcpy(e->id, id);
-	e->set = e->id + strlen(id) + 1;
-	strcpy(e->set, set);
+	memcpy(e->id, id, il);
+	e->set = e->id + il;
+	memcpy(e->set, set, sl);
+	e->key = (uint8_t *)e->set + sl;
 	memcpy(e->key, key, key_len);
 	e->key_len = (uint8_t)key_len;
+	e->data = e->key + key_len;
+	e->data_len = (uint8_t)data_len;
 	r = hmap_put(&s->elems, e->id, e, NULL);
 	if (r < 0) {
 		elem_free(e);
@@ -206,7 +208,7 @@ int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 		       size_t key_len, const char *target, struct nft_ap_elem **out)
 {
 	struct nft_ap_elem *e;
-	int r = elem_get(s, set, key, key_len, &e);
+	int r = elem_get(s, set, key, key_len, 0, &e);
 
 	if (r < 0)
 		return r;
@@ -221,14 +223,13 @@ int nft_state_put_range(struct nft_state *s, const char *set, const uint8_t *key
 			struct nft_ap_elem **out)
 {
 	struct nft_ap_elem *e;
-	int r = elem_get(s, set, key, 4, &e);
+	int r = elem_get(s, set, key, 4, data_len <= NFT_DATA_MAX ? data_len : NFT_DATA_MAX, &e);
 
 	if (r < 0)
 		return r;
 	e->target = NULL;
 	e->interval = true;
 	e->range_end = range_end;
-	e->data_len = (uint8_t)(data_len <= NFT_DATA_MAX ? data_len : NFT_DATA_MAX);
 	memcpy(e->data, data, e->data_len);
 	if (out)
 		*out = e;

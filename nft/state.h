@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "lib/util/hmap.h"
+#include "lib/util/ipcount.h"
 #include "nft/ir.h"
 
 /* How many service ports share one LB map, and how far apart their slot
@@ -37,24 +38,26 @@ struct nft_ap_chain {
 	uint32_t gen;              /* last plan that claimed it */
 };
 
+/* One allocation per element (110k of them at 10k x 10): the id, set name,
+ * key and value live in its tail, each as long as it is. */
 struct nft_ap_elem {
-	char *id;                  /* "set|hexkey", the map key */
-	char *set;                 /* points into id's storage copy */
-	uint8_t key[NFT_KEY_MAX];
-	uint8_t key_len;
+	char *set;                 /* in the tail */
+	uint8_t *key;              /* in the tail, key_len bytes */
+	uint8_t *data;             /* in the tail, data_len bytes (LB elements) */
 	/* The chain the element goes to (NULL: not a chain of this table). A
-	 * pointer, not a copy of the name: 120k elements at 10k x 10. Chains
-	 * outlive the elements that go to them (the kernel refuses to delete
-	 * a chain in use, and a commit deletes elements first). */
+	 * pointer, not a copy of the name. Chains outlive the elements that go
+	 * to them (the kernel refuses to delete a chain in use, and a commit
+	 * deletes elements first). */
 	struct nft_ap_chain *target;
 	struct nft_owner *owner;
-	uint32_t gen;              /* last plan that claimed it */
 	char *comment;             /* only when read back: the element's comment */
+	uint32_t gen;              /* last plan that claimed it */
 	/* LB map elements: the range key..range_end and its DNAT target. */
-	bool interval;
-	uint8_t data_len;
 	uint32_t range_end;
-	uint8_t data[NFT_DATA_MAX];
+	uint8_t key_len;
+	uint8_t data_len;
+	bool interval;
+	char id[];                 /* "set|hexkey", the map key; then set, key, data */
 };
 
 struct nft_owner {
@@ -90,16 +93,11 @@ struct nft_state {
 	struct hmap blocked;
 	uint32_t gen;              /* plan generation counter */
 	struct nft_lb_alloc lb;
-	/* Hairpin: how many LB elements DNAT to each endpoint address (key:
-	 * nft_elem_id of the hairpin element), as committed. An address is in
-	 * the hairpin set while its count is above zero. */
-	struct hmap hairpin;
-};
-
-/* A value of nft_state.hairpin (the key points into it). */
-struct nft_hp_ref {
-	int32_t n;
-	char id[];
+	/* Hairpin: per endpoint address, how many committed LB elements DNAT
+	 * to it (n), and whether the kernel's hairpin set has it (flag). The
+	 * set's elements are kept here only, not in elems: one per endpoint
+	 * address, 24 bytes each. */
+	struct ipcount hairpin;
 };
 
 int nft_state_new(struct nft_state **out);

@@ -322,6 +322,10 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	s->need_full = false;
 	note_genid(s);
 	unblock(s, m, &p);
+	log_v(4, "table %s now holds %zu chains, %zu map elements, %zu hairpin addresses "
+	      "(applied state: %zu + %zu + %zu slots)", s->table, s->state->chains.len,
+	      s->state->elems.len, s->state->hairpin.len, s->state->chains.cap,
+	      s->state->elems.cap, s->state->hairpin.cap);
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
 		 * rules. A failure here is logged and costs only stale flows. */
@@ -333,9 +337,10 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 done:
 	st.compile_ms = t1 - t0;
 	nft_plan_fini(&p);
-	/* A big batch leaves glibc holding its pages: give them back, so the
-	 * resident size after a cold start is what the state needs. */
-	if (st.bytes > 8u << 20)
+	/* A big batch or a full plan leaves glibc holding free pages among the
+	 * long-lived state: give them back, so the resident size is what the
+	 * state needs (a few ms at 10,000 services). */
+	if (full || st.bytes > 1u << 20)
 		malloc_trim(0);
 	st.total_ms = now_ms() - t0;
 	if (stats)

@@ -5,8 +5,35 @@
 # and the latency from an EndpointSlice change written to the API (curl
 # PATCH, and kubectl apply) to the sync that committed it to the kernel.
 #   usage: api_bench.sh BUILD_DIR [SERVICES] [ENDPOINTS] [CHANGES]
+#
+# MODE=isolated (the default): CHANGES (10) endpoint changes, each after a
+# 2.1 s wait so that the sync rate limit (--min-sync-period 1s, a burst of
+# 2) does not hold it back; medians, in prose.
+#
+# MODE=sequential: CHANGES (default 1000) endpoint changes with the daemon
+# run with --min-sync-period 0 (every change synced at once), one at a time:
+# each is sent when the previous one is committed (at most CHANGE_TIMEOUT
+# seconds, default 10, for each). Change k replaces one endpoint of service
+# k % SERVICES by a fresh address (gen_api_objects.js --changes), so every
+# change changes the table. Prints
+#   latency_event_commit_ms p50=.. p90=.. p99=.. max=.. n=..
+#     the daemon's klog time of "watch endpointslices: MODIFIED <slice>"
+#     (the event read and parsed) to that of the next "synced table" line
+#     (the batch committed; one thread, so that sync holds the change)
+#   latency_patch_commit_ms p50=.. p90=.. p99=.. max=.. n=..
+#     just before curl's merge PATCH is started (in the namespace, no
+#     ip-netns-exec in between) to the same commit
+# and writes each change's numbers to OUT/api-seq-SxE-C.tsv and the
+# daemon's log beside it (OUT defaults to ./bench-out).
+#   MODE=sequential OUT=/tmp/out tests/bench/api_bench.sh build 10000 10 1000
 set -euo pipefail
-build=$(cd "${1:?build dir}" && pwd); svcs=${2:-10000}; eps=${3:-10}; changes=${4:-10}
+mode=${MODE:-isolated}
+case $mode in
+isolated) dflt_changes=10 ;;
+sequential) dflt_changes=1000 ;;
+*) echo "MODE must be isolated or sequential, not \"$mode\"" >&2; exit 2 ;;
+esac
+build=$(cd "${1:?build dir}" && pwd); svcs=${2:-10000}; eps=${3:-10}; changes=${4:-$dflt_changes}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 ns="nftp-apibench-$$"
@@ -50,8 +77,118 @@ next_sync_s() {
 }
 now_s() { date +%H:%M:%S.%N | awk '{ split($1, t, ":"); printf "%.6f\n", t[1] * 3600 + t[2] * 60 + t[3] }'; }
 
+# MODE=sequential. seq_loop runs inside the namespace (ip netns exec bash),
+# so that nothing but curl's own start lies between the timestamp and the
+# request; it reads the daemon's log from the file descriptor LFD (a tail -F)
+# and writes one row per change:
+#   k slice patch_start patch_end (epoch s) event commit (klog time of day)
+#   messages full syncs_before sync_ms curl_tls_s curl_total_s status
+seq_loop() {
+	local lfd=$1 changes=$2 raw=$3 timeout=$4 cacert=$5 token=$6
+	local k=0 name body ta tb te tc msgs full other sync_ms cw status line left frac
+	local deadline now rc fails=0
+	exec 3<"$changes"
+	while IFS=$'\t' read -r name body <&3; do
+		ta=$EPOCHREALTIME
+		cw=$(curl -sS -f -o /dev/null -w '%{time_appconnect} %{time_total}' --cacert "$cacert" \
+			-H "Authorization: Bearer $token" -X PATCH \
+			-H 'Content-Type: application/merge-patch+json' --data "$body" \
+			"https://127.0.0.1:6443/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/$name") ||
+			cw="- -"
+		tb=$EPOCHREALTIME
+		te=- tc=- msgs=- full=0 other=0 sync_ms=- status=timeout
+		deadline=$((${ta/./} + timeout * 1000000))
+		while :; do
+			now=${EPOCHREALTIME/./}
+			left=$((deadline - now))
+			((left > 0)) || break
+			printf -v frac %06d $((left % 1000000))
+			rc=0
+			IFS= read -r -t "$((left / 1000000)).$frac" -u "$lfd" line || rc=$?
+			((rc == 0)) || { ((rc > 128)) && break; status=eof; break; }
+			case $line in
+			*" watch endpointslices: MODIFIED $name")
+				[[ $te == - ]] && te=${line:6:15} ;;
+			*"] synced table "*)
+				if [[ $te == - ]]; then
+					other=$((other + 1))
+					continue
+				fi
+				tc=${line:6:15}
+				[[ $line == *" (full): "* ]] && full=1
+				if [[ $line =~ \ ([0-9]+)\ messages,.*\ in\ ([0-9.]+)\ ms ]]; then
+					msgs=${BASH_REMATCH[1]} sync_ms=${BASH_REMATCH[2]} status=ok
+				elif [[ $line =~ nothing\ to\ send,\ ([0-9.]+)\ ms ]]; then
+					msgs=0 sync_ms=${BASH_REMATCH[1]} status=nothing-sent
+				fi
+				break ;;
+			esac
+		done
+		[[ $cw == "- -" && $status == timeout ]] && status=patch-failed
+		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$name" "$ta" "$tb" \
+			"$te" "$tc" "$msgs" "$full" "$other" "$sync_ms" "${cw% *}" "${cw#* }" "$status" >>"$raw"
+		[[ $status == eof ]] && { echo "the daemon's log ended" >&2; return 1; }
+		if [[ $status == ok || $status == nothing-sent ]]; then
+			fails=0
+		elif ((++fails >= 5)); then
+			echo "change $k: 5 changes in a row not committed ($status); giving up" >&2
+			return 1
+		fi
+		k=$((k + 1))
+	done
+}
+
+# pct_line NAME COLUMN_EXPR: p50/p90/p99/max (nearest rank) of the rows'
+# latencies in ms, from stdin (one number a line).
+pct_line() {
+	sort -g | awk -v name="$1" '{ v[NR] = $1 } END {
+		if (!NR) { printf "%s n=0\n", name; exit }
+		split("50 90 99", p, " ")
+		printf "%s", name
+		for (i = 1; i <= 3; i++) { r = int((p[i] * NR + 99) / 100); printf " p%d=%.3f", p[i], v[r] }
+		printf " max=%.3f n=%d\n", v[NR], NR }'
+}
+
+sequential_changes() {
+	local out raw tailpid tz t0 rc=0
+	out=${OUT:-$(pwd)/bench-out}
+	mkdir -p "$out"
+	out=$(cd "$out" && pwd)
+	raw="$out/api-seq-${svcs}x${eps}-${changes}.tsv"
+	node "$here/gen_api_objects.js" --changes "$changes" "$svcs" "$eps" >"$tmp/changes.tsv"
+	printf 'k\tslice\tpatch_start\tpatch_end\tevent\tcommit\tmessages\tfull\tsyncs_before\tsync_ms\tcurl_tls_s\tcurl_total_s\tstatus\n' >"$raw"
+	exec {lfd}< <(exec tail -n 0 -F "$tmp/nftproxy.log" 2>/dev/null)
+	tailpid=$!
+	pids+=("$tailpid")
+	sleep 0.3  # tail has opened the log: no line is missed
+	echo "sequential: $changes endpoint changes, one at a time, --min-sync-period 0"
+	t0=$EPOCHREALTIME
+	in_ns bash -c "set -u; $(declare -f seq_loop); seq_loop \"\$@\"" seq_loop "$lfd" "$tmp/changes.tsv" \
+		"$raw" "${CHANGE_TIMEOUT:-10}" "$tmp/api/ca.crt" "$token" || rc=$?
+	exec {lfd}<&-
+	kill "$tailpid" 2>/dev/null || true
+	cp "$tmp/nftproxy.log" "$out/api-seq-${svcs}x${eps}-${changes}-nftproxy.log"
+	# klog prints local time of day; the epoch stamps become the same.
+	tz=$(date +%z | awk '{ s = substr($1, 1, 1) == "-" ? -1 : 1; print s * (substr($1, 2, 2) * 3600 + substr($1, 4, 2) * 60) }')
+	tod_ms='function tod(x, t) { if (x ~ /:/) { split(x, t, ":"); return t[1] * 3600 + t[2] * 60 + t[3] } return (x + tz) % 86400 }
+		function ms(a, b, d) { d = tod(b) - tod(a); if (d < -43200) d += 86400; if (d > 43200) d -= 86400; return d * 1000 }'
+	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $13 == "ok" { print ms($5, $6) }' "$raw" | pct_line latency_event_commit_ms
+	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $13 == "ok" { print ms($3, $6) }' "$raw" | pct_line latency_patch_commit_ms
+	awk -F'\t' 'NR > 1 && $13 == "ok" { print $10 }' "$raw" | pct_line "  sync_total_ms (the daemon's own timing of that sync)"
+	awk -F'\t' -v t0="$t0" -v t1="$EPOCHREALTIME" 'NR > 1 { n++; st[$13]++; full += $8; other += $9; if ($13 == "ok") msgs[$7]++ }
+		END { printf "  changes=%d committed=%d nothing_sent=%d timeouts=%d patch_failed=%d full_syncs=%d other_syncs=%d wall_s=%.1f messages_per_commit:",
+			n, st["ok"], st["nothing-sent"], st["timeout"], st["patch-failed"], full, other, t1 - t0
+			for (m in msgs) printf " %s=%d", m, msgs[m]; printf "\n" }' "$raw"
+	echo "  raw: $raw"
+	echo "nftproxy RSS after the changes: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' /proc/$np/status)," \
+		"peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' /proc/$np/status)"
+	return "$rc"
+}
+
+daemon_flags=()
+[[ $mode == sequential ]] && daemon_flags=(--min-sync-period 0)
 ip netns exec "$ns" "$build/cmd/nftproxy" --kubeconfig "$tmp/api/kubeconfig" --hostname-override bench-node \
-	--v 4 >"$tmp/nftproxy.log" 2>&1 &
+	--v 4 "${daemon_flags[@]}" >"$tmp/nftproxy.log" 2>&1 &
 np=$!
 pids+=($np)
 for _ in $(seq 1200); do grep -q 'first sync of table' "$tmp/nftproxy.log" && break; sleep 0.05; done
@@ -62,6 +199,15 @@ grep 'synced table .*(full)' "$tmp/nftproxy.log" | head -1 | sed 's/.*\] /  /'
 sleep 1
 echo "nftproxy RSS after the first sync: $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' /proc/$np/status)," \
 	"peak $(awk '/VmHWM/ { printf "%.1f MiB", $2 / 1024 }' /proc/$np/status)"
+
+warnings() {
+	grep -cE '^[EW]' "$tmp/nftproxy.log" | awk '{ print "warnings and errors in the nftproxy log: " $1 }'
+}
+if [[ $mode == sequential ]]; then
+	sequential_changes
+	warnings
+	exit 0
+fi
 
 # One endpoint more, then one less, on the same slice, by merge patch.
 lat=()
@@ -124,4 +270,4 @@ if command -v kubectl >/dev/null; then
 		printf "kubectl apply of one EndpointSlice -> committed (%d changes): median %.1f ms from its start, %.1f ms after it returned (max %.1f / %.1f)\n",
 			NR, s[int((NR + 1) / 2)], e[int((NR + 1) / 2)], s[NR], e[NR] }'
 fi
-grep -cE '^[EW]' "$tmp/nftproxy.log" | awk '{ print "warnings and errors in the nftproxy log: " $1 }'
+warnings

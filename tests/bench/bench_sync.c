@@ -145,8 +145,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("services=%u endpoints=%u model_seconds=%.3f rss_model_kb=%ld\n", n_svc, n_eps,
-	       now_s() - t0, rss_now_kb());
+	printf("services=%u endpoints=%u model_seconds=%.3f rss_model_kb=%ld heap_model_kb=%zu\n",
+	       n_svc, n_eps, now_s() - t0, rss_now_kb(), mallinfo2().uordblks / 1024);
 	(void)run(s, m, false, "cold");
 	printf("rss_peak_cold_kb=%ld rss_after_cold_kb=%ld heap_in_use_kb=%zu\n", rss_peak_kb(),
 	       rss_now_kb(), mallinfo2().uordblks / 1024);

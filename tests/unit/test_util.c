@@ -8,6 +8,7 @@
 #include "lib/util/hash.h"
 #include "lib/util/hmap.h"
 #include "lib/util/ipaddr.h"
+#include "lib/util/ipcount.h"
 #include "tests/unit/check.h"
 
 static void test_hmap_many(void)
@@ -133,8 +134,61 @@ static void test_arena(void)
 	}
 }
 
+static void ipcount_addr(unsigned i, struct ip_addr *a)
+{
+	char buf[64];
+
+	/* Every third address IPv6, so both families share the table. */
+	if (i % 3 == 0)
+		snprintf(buf, sizeof(buf), "fd00::%x:%x", i >> 16, i & 0xffff);
+	else
+		snprintf(buf, sizeof(buf), "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+	CHECK_INT(ip_addr_parse(buf, a), 0);
+}
+
+/* Counts survive growth and deletions (backward shift keeps every other
+ * entry reachable). */
+static void test_ipcount(void)
+{
+	enum { N = 20000 };
+	struct ipcount t = IPCOUNT_INIT;
+	struct ipcount_entry *e;
+	struct ip_addr a, b;
+	size_t it = 0, seen = 0;
+
+	for (unsigned i = 0; i < N; i++) {
+		ipcount_addr(i, &a);
+		e = ipcount_get(&t, &a);
+		CHECK(e != NULL);
+		e->n += (int32_t)i + 1;
+	}
+	CHECK_INT(t.len, N);
+	for (unsigned i = 0; i < N; i += 2) {
+		ipcount_addr(i, &a);
+		ipcount_del(&t, &a);
+	}
+	CHECK_INT(t.len, N / 2);
+	for (unsigned i = 0; i < N; i++) {
+		ipcount_addr(i, &a);
+		e = ipcount_find(&t, &a);
+		if (i % 2 == 0) {
+			CHECK(e == NULL);
+		} else {
+			CHECK(e != NULL && e->n == (int32_t)i + 1);
+			ipcount_entry_addr(e, &b);
+			CHECK(ip_addr_eq(&a, &b));
+		}
+	}
+	while ((e = ipcount_next(&t, &it)))
+		seen++;
+	CHECK_INT(seen, N / 2);
+	ipcount_fini(&t);
+	CHECK(ipcount_find(&t, &a) == NULL);
+}
+
 int main(void)
 {
+	RUN(test_ipcount);
 	RUN(test_hmap_many);
 	RUN(test_hmap_replace);
 	RUN(test_hmap_strset);
