@@ -122,44 +122,29 @@ static size_t pick_endpoints(const struct model_endpoint *eps, size_t n, const s
 	return k;
 }
 
-/* The numgen values [base + lo, base + hi] that endpoint i of n gets: the
- * slot's NFT_LB_STRIDE values cut into n ranges that differ by at most one
- * value, so each endpoint gets 1/n of new connections to within 1e-6. */
-static void lb_range(uint32_t base, size_t i, size_t n, uint32_t *lo, uint32_t *hi)
-{
-	*lo = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * i / n);
-	*hi = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * (i + 1) / n) - 1;
-}
-
-/* Which endpoint goes into each of the n ranges. A range keeps the endpoint
- * the kernel has in it if that endpoint stays and the ranges are the same
- * (n unchanged), and new endpoints fill the free ranges in address order,
- * so an endpoint replaced by another changes one element, not all. */
-static int stable_order(const struct nft_state *s, uint32_t map, uint32_t base,
+/* Which endpoint goes into each of the n ranges. With the same number of
+ * endpoints as the kernel has (the same ranges), a range keeps the endpoint
+ * it has if that endpoint stays, and new endpoints fill the free ranges in
+ * address order: an endpoint replaced by another changes one range. */
+static int stable_order(const struct nft_state *s, const char *chain,
 			const struct model_endpoint **use, size_t n, size_t *order)
 {
+	const struct nft_ap_chain *old = s ? hmap_get(&s->chains, chain) : NULL;
 	bool *placed = calloc(n, sizeof(*placed));
-	char id[NFT_ELEM_ID_MAX], m[16];
 	size_t k = 0;
 
 	if (!placed)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		order[i] = SIZE_MAX;
-	for (size_t i = 0; s && i < n; i++) {
-		const struct nft_ap_elem *old;
-		uint8_t key[NFT_KEY_MAX], klen, data[NFT_DATA_MAX], dlen;
-		uint32_t lo, hi;
+	for (size_t i = 0; old && old->lb_n == n && i < n; i++) {
+		const uint8_t *was = old->lb_eps + i * old->lb_dlen;
 
-		lb_range(base, i, n, &lo, &hi);
-		nft_key_u32(key, &klen, lo);
-		nft_elem_id(id, nft_lb_map_name(map, m), key, klen);
-		old = hmap_get(&s->elems, id);
-		if (!old || !old->interval || old->range_end != hi)
-			continue;
 		for (size_t j = 0; j < n; j++) {
+			uint8_t data[NFT_DATA_MAX], dlen;
+
 			nft_data_target(data, &dlen, &use[j]->addr, use[j]->port);
-			if (!placed[j] && dlen == old->data_len && memcmp(data, old->data, dlen) == 0) {
+			if (!placed[j] && dlen == old->lb_dlen && memcmp(data, was, dlen) == 0) {
 				placed[j] = true;
 				order[i] = j;
 				break;
@@ -188,7 +173,7 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 	struct nft_elem_ir e = { 0 };
 	struct nft_chain_ir *sc;
 	size_t n_use, *order = NULL;
-	uint32_t map, slot, base;
+	uint32_t map, slot;
 	int n, r;
 
 	(void)cfg;
@@ -231,7 +216,6 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 			  svc->ns, svc->name, svc_name);
 		goto out;
 	}
-	base = slot * NFT_LB_STRIDE;
 	r = nft_frag_add_chain(f, svc_name, &sc);
 	if (r < 0)
 		goto out;
@@ -243,7 +227,7 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 	 * re-validating the table's chains. */
 	r = nft_chain_add_rule(sc, &(struct nft_rule_ir){ .kind = NFT_RULE_LB,
 			       .family = (uint8_t)cip->family, .proto = port->protocol,
-			       .mod = NFT_LB_STRIDE, .offset = base, .map = map });
+			       .mod = NFT_LB_STRIDE, .offset = slot * NFT_LB_STRIDE, .map = map });
 	if (r < 0)
 		goto out;
 
@@ -252,20 +236,17 @@ static int compile_port(const struct nftc_config *cfg, const struct model *m,
 		r = -ENOMEM;
 		goto out;
 	}
-	r = stable_order(st, map, base, use, n_use, order);
+	r = stable_order(st, svc_name, use, n_use, order);
+	if (r < 0)
+		goto out;
+	r = nft_chain_set_lb_n(sc, (uint32_t)n_use, cip->family == AF_INET ? 8 : 20);
 	if (r < 0)
 		goto out;
 	for (size_t i = 0; i < n_use; i++) {
 		const struct model_endpoint *ep = use[order[i]];
-		struct nft_elem_ir le = { .lb_map = map, .interval = true };
-		uint32_t lo;
+		uint8_t dlen;
 
-		lb_range(base, i, n_use, &lo, &le.range_end);
-		nft_key_u32(le.key, &le.key_len, lo);
-		nft_data_target(le.data, &le.data_len, &ep->addr, ep->port);
-		r = nft_frag_add_elem(f, &le);
-		if (r < 0)
-			goto out;
+		nft_data_target(sc->lb_eps + i * sc->lb_dlen, &dlen, &ep->addr, ep->port);
 	}
 	e.set = cip->family == AF_INET ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6;
 	e.chain = sc->name;

@@ -205,9 +205,6 @@ static int plan_del_chain(struct nft_plan *p, const char *owner, const char *nam
 /* Whether the kernel's element already is what the fragment wants. */
 static bool elem_same(const struct nft_ap_elem *ap, const struct nft_elem_ir *e)
 {
-	if (e->interval)
-		return ap->interval && ap->range_end == e->range_end &&
-		       ap->data_len == e->data_len && memcmp(ap->data, e->data, e->data_len) == 0;
 	return !ap->interval && strcmp(nft_ap_elem_target(ap), e->chain ? e->chain : "") == 0;
 }
 
@@ -245,11 +242,71 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 	op->key_len = e->key_len;
 	op->target = e->chain;
 	op->comment = e->comment;
-	op->interval = e->interval;
-	op->range_end = e->range_end;
-	memcpy(op->data, e->data, e->data_len);
-	op->data_len = e->data_len;
 	*changed = true;
+	return 0;
+}
+
+/* Range i of n of an LB slot: deleted, or added with value data. */
+static int plan_range(struct nft_plan *p, const char *owner, uint32_t map, uint32_t slot,
+		      size_t i, size_t n, const uint8_t *data, uint8_t dlen)
+{
+	struct nft_op *op = data ? op_add(p, NFT_PH_ADD_ELEMS, NFT_OP_ADD_ELEM, owner)
+				 : op_add(p, NFT_PH_DEL_ELEMS, NFT_OP_DEL_ELEM, owner);
+	uint32_t lo;
+
+	if (!op)
+		return -ENOMEM;
+	nft_lb_map_name(map, op->set);
+	nft_lb_range(slot, i, n, &lo, &op->range_end);
+	nft_key_u32(op->key, &op->key_len, lo);
+	op->interval = true;
+	if (data) {
+		memcpy(op->data, data, dlen);
+		op->data_len = dlen;
+	}
+	return 0;
+}
+
+static int plan_del_lb(struct nft_plan *p, const char *owner, const struct nft_ap_chain *ap)
+{
+	int r;
+
+	for (uint32_t i = 0; ap->has_lb && i < ap->lb_n; i++)
+		if ((r = plan_range(p, owner, ap->lb_map, ap->lb_slot, i, ap->lb_n, NULL, 0)) < 0)
+			return r;
+	return 0;
+}
+
+/* An svc chain's LB ranges against the kernel's. With as many endpoints as
+ * before the ranges stay and only those whose endpoint changed are
+ * replaced; otherwise the slot is cut anew. Element changes only: the LB
+ * rule does not depend on the endpoints. */
+static int plan_lb(struct nft_plan *p, const char *owner, const struct nft_chain_ir *c,
+		   const struct nft_ap_chain *ap, bool *changed)
+{
+	bool known = ap && ap->has_lb && ap->lb_map == c->lb_map && ap->lb_slot == c->lb_slot &&
+		     (!ap->lb_n || ap->lb_dlen == c->lb_dlen);
+	uint32_t old_n = known ? ap->lb_n : 0;
+	bool same_n = old_n == c->lb_n;
+	int r;
+
+	for (uint32_t i = 0; i < old_n; i++) {
+		if (same_n && memcmp(ap->lb_eps + i * ap->lb_dlen, c->lb_eps + i * c->lb_dlen,
+				     c->lb_dlen) == 0)
+			continue;
+		if ((r = plan_range(p, owner, ap->lb_map, ap->lb_slot, i, old_n, NULL, 0)) < 0)
+			return r;
+		*changed = true;
+	}
+	for (uint32_t i = 0; i < c->lb_n; i++) {
+		const uint8_t *d = c->lb_eps + i * c->lb_dlen;
+
+		if (same_n && memcmp(ap->lb_eps + i * ap->lb_dlen, d, c->lb_dlen) == 0)
+			continue;
+		if ((r = plan_range(p, owner, c->lb_map, c->lb_slot, i, c->lb_n, d, c->lb_dlen)) < 0)
+			return r;
+		*changed = true;
+	}
 	return 0;
 }
 
@@ -288,25 +345,21 @@ static int ct_push(struct nft_plan *p, const struct nft_ct_flush *c)
 	return 0;
 }
 
-/* Whether fragment f sends new connections of LB slot (set, base) to the
- * endpoint an element's value names. */
-static bool frag_has_target(const struct nft_frag *f, const char *set, uint32_t base,
-			    const uint8_t *data, uint8_t data_len)
+/* Whether svc chain c (may be NULL) DNATs new connections to data. */
+static bool chain_has_target(const struct nft_chain_ir *c, const uint8_t *data, uint8_t dlen)
 {
-	char sb[16];
-
-	for (size_t k = 0; k < f->n_elems; k++) {
-		const struct nft_elem_ir *e = &f->elems[k];
-		uint32_t v;
-
-		if (!e->interval || e->refused || e->data_len != data_len ||
-		    strcmp(nft_elem_set_name(e, sb), set) != 0)
-			continue;
-		v = nft_key_u32_get(e->key);
-		if (v >= base && v - base < NFT_LB_STRIDE && memcmp(e->data, data, data_len) == 0)
+	for (uint32_t i = 0; c && i < c->lb_n; i++)
+		if (c->lb_dlen == dlen && memcmp(c->lb_eps + i * dlen, data, dlen) == 0)
 			return true;
-	}
 	return false;
+}
+
+static const struct nft_chain_ir *frag_chain(const struct nft_frag *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_chains; i++)
+		if (strcmp(f->chains[i].name, name) == 0)
+			return &f->chains[i];
+	return NULL;
 }
 
 /* UDP has no connection to close: a flow keeps its conntrack entry, and so
@@ -321,10 +374,9 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 	for (size_t i = 0; i < owner->n_elems; i++) {
 		const struct nft_ap_elem *e = owner->elems[i];
 		const struct nft_ap_chain *svc;
+		const struct nft_chain_ir *now;
 		struct nft_ct_flush c = { 0 };
 		size_t alen = e->key_len == 12 ? 4 : 16;
-		uint32_t base;
-		char set[16];
 		uint16_t port;
 
 		if (!is_service_map(e->set) || e->key[alen] != IPPROTO_UDP)
@@ -351,22 +403,17 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			}
 			continue;
 		}
-		/* Its endpoints were the values of its LB slot's elements: flush
-		 * the flows of those the new fragment no longer uses. */
+		/* Flush the flows of the endpoints its chain no longer uses. */
 		svc = e->target;
 		if (!svc || !svc->has_lb)
 			continue;
-		nft_lb_map_name(svc->lb_map, set);
-		base = svc->lb_slot * NFT_LB_STRIDE;
-		for (size_t k = 0; k < owner->n_elems; k++) {
-			const struct nft_ap_elem *le = owner->elems[k];
-			uint32_t v = le->interval ? nft_key_u32_get(le->key) : 0;
+		now = frag_chain(f, svc->name);
+		for (uint32_t k = 0; k < svc->lb_n; k++) {
+			const uint8_t *d = svc->lb_eps + k * svc->lb_dlen;
 
-			if (!le->interval || strcmp(le->set, set) != 0 || v < base ||
-			    v - base >= NFT_LB_STRIDE ||
-			    frag_has_target(f, set, base, le->data, le->data_len))
+			if (chain_has_target(now, d, svc->lb_dlen))
 				continue;
-			nft_data_target_get(le->data, le->data_len, &c.ep, &c.ep_port);
+			nft_data_target_get(d, svc->lb_dlen, &c.ep, &c.ep_port);
 			if ((r = ct_push(p, &c)) < 0)
 				return r;
 		}
@@ -398,17 +445,19 @@ static int plan_hairpin_frag(struct nft_plan *p, const struct nft_owner *owner,
 
 	if (!p->full && !changed)
 		return 0;
-	for (size_t i = 0; i < f->n_elems; i++) {
-		const struct nft_elem_ir *e = &f->elems[i];
+	for (size_t i = 0; i < f->n_chains; i++) {
+		const struct nft_chain_ir *c = &f->chains[i];
 
-		if (e->interval && !e->refused && (r = hp_add(p, e->data, e->data_len, 1)) < 0)
-			return r;
+		for (uint32_t k = 0; k < c->lb_n; k++)
+			if ((r = hp_add(p, c->lb_eps + k * c->lb_dlen, c->lb_dlen, 1)) < 0)
+				return r;
 	}
-	for (size_t i = 0; !p->full && owner && i < owner->n_elems; i++) {
-		const struct nft_ap_elem *e = owner->elems[i];
+	for (size_t i = 0; !p->full && owner && i < owner->n_chains; i++) {
+		const struct nft_ap_chain *c = owner->chains[i];
 
-		if (e->interval && (r = hp_add(p, e->data, e->data_len, -1)) < 0)
-			return r;
+		for (uint32_t k = 0; k < c->lb_n; k++)
+			if ((r = hp_add(p, c->lb_eps + k * c->lb_dlen, c->lb_dlen, -1)) < 0)
+				return r;
 	}
 	return 0;
 }
@@ -512,6 +561,11 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 		r = plan_chain(p, s, f, c, &fps[i], &irh[i], &changed);
 		if (r < 0)
 			return r;
+		if (c->has_lb) {
+			r = plan_lb(p, f->owner, c, hmap_get(&s->chains, c->name), &changed);
+			if (r < 0)
+				return r;
+		}
 	}
 	for (size_t i = 0; i < f->n_elems; i++) {
 		r = plan_elem(p, s, f, owner, &f->elems[i], &changed);
@@ -530,8 +584,8 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 	}
 	for (size_t i = 0; owner && i < owner->n_chains; i++) {
 		if (owner->chains[i]->gen != p->gen) {
-			r = plan_del_chain(p, f->owner, owner->chains[i]->name);
-			if (r < 0)
+			if ((r = plan_del_lb(p, f->owner, owner->chains[i])) < 0 ||
+			    (r = plan_del_chain(p, f->owner, owner->chains[i]->name)) < 0)
 				return r;
 			changed = true;
 		}
@@ -568,7 +622,8 @@ int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
 	while (hmap_next(&s->chains, &it, NULL, &v)) {
 		struct nft_ap_chain *c = v;
 
-		if (c->gen != p->gen && (r = plan_del_chain(p, "", c->name)) < 0)
+		if (c->gen != p->gen &&
+		    ((r = plan_del_lb(p, "", c)) < 0 || (r = plan_del_chain(p, "", c->name)) < 0))
 			return r;
 	}
 	return 0;
@@ -597,6 +652,10 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 		c->has_lb = f->chains[i].has_lb;
 		c->lb_map = f->chains[i].lb_map;
 		c->lb_slot = f->chains[i].lb_slot;
+		r = nft_ap_chain_set_lb(c, f->chains[i].lb_eps, f->chains[i].lb_n,
+					f->chains[i].lb_dlen);
+		if (r < 0)
+			goto fail;
 		chains[nc++] = c;
 	}
 	for (size_t i = 0; i < f->n_elems; i++) {
@@ -605,12 +664,8 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 
 		if (e->refused)
 			continue;
-		if (e->interval)
-			r = nft_state_put_range(s, nft_elem_set_name(e, setbuf), e->key, e->range_end,
-						e->data, e->data_len, &ae);
-		else
-			r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
-					       e->chain, &ae);
+		r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
+				       e->chain, &ae);
 		if (r < 0)
 			goto fail;
 		ae->owner = o;

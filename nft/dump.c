@@ -83,61 +83,11 @@ static int ep_cmp(const void *a, const void *b)
 	return c ? c : (int)x->port - (int)y->port;
 }
 
-/* The endpoints of one LB slot: the values of its ranges. */
-struct slot_eps {
-	char key[48];              /* "lb-NNNN|slot" */
-	struct nft_dump_endpoint *eps;
-	size_t n, cap;
-};
-
-static int index_slots(const struct nft_state *st, struct hmap *slots)
-{
-	size_t it = 0;
-	void *v;
-	int r;
-
-	while (hmap_next(&st->elems, &it, NULL, &v)) {
-		const struct nft_ap_elem *le = v;
-		struct slot_eps *se;
-		char sk[48];
-
-		if (!le->interval)
-			continue;
-		snprintf(sk, sizeof(sk), "%s|%u", le->set, nft_key_u32_get(le->key) / NFT_LB_STRIDE);
-		se = hmap_get(slots, sk);
-		if (!se) {
-			se = calloc(1, sizeof(*se));
-			if (!se)
-				return -ENOMEM;
-			memcpy(se->key, sk, sizeof(sk));
-			r = hmap_put(slots, se->key, se, NULL);
-			if (r < 0) {
-				free(se);
-				return r;
-			}
-		}
-		if (se->n == se->cap) {
-			size_t ncap = se->cap ? se->cap * 2 : 4;
-			struct nft_dump_endpoint *n = realloc(se->eps, ncap * sizeof(*n));
-
-			if (!n)
-				return -ENOMEM;
-			se->eps = n;
-			se->cap = ncap;
-		}
-		nft_data_target_get(le->data, le->data_len, &se->eps[se->n].ip, &se->eps[se->n].port);
-		se->n++;
-	}
-	return 0;
-}
-
-static int add_service(struct nft_dump *d, const struct hmap *slots, const struct hmap *notes,
-		       const struct nft_ap_elem *e)
+static int add_service(struct nft_dump *d, const struct hmap *notes, const struct nft_ap_elem *e)
 {
 	struct nft_dump_service *svc, *n;
 	const struct rule_note *lb;
-	const struct slot_eps *se;
-	char sk[48];
+	const struct nft_ap_chain *sc = e->target;
 	uint16_t port;
 	size_t alen;
 	int r;
@@ -179,16 +129,17 @@ static int add_service(struct nft_dump *d, const struct hmap *slots, const struc
 	d->n_svcs++;
 	if (!lb || !lb->ri.lb)
 		return 0;
-	/* The endpoints are the values of the ranges of the service's slot. */
-	snprintf(sk, sizeof(sk), "%s|%u", lb->ri.set, lb->ri.offset / NFT_LB_STRIDE);
-	se = hmap_get(slots, sk);
-	if (!se)
+	/* The endpoints are the values of the ranges of the service's slot
+	 * (readback gives them to the chain whose rule uses the slot). */
+	if (!sc || !sc->lb_n)
 		return 0;
-	svc->eps = malloc(se->n * sizeof(*svc->eps));
+	svc->eps = calloc(sc->lb_n, sizeof(*svc->eps));
 	if (!svc->eps)
 		return -ENOMEM;
-	memcpy(svc->eps, se->eps, se->n * sizeof(*svc->eps));
-	svc->n_eps = se->n;
+	for (uint32_t i = 0; i < sc->lb_n; i++)
+		nft_data_target_get(sc->lb_eps + i * sc->lb_dlen, sc->lb_dlen, &svc->eps[i].ip,
+				    &svc->eps[i].port);
+	svc->n_eps = sc->lb_n;
 	/* Slots keep their endpoints across changes, so slot order is history:
 	 * show addresses in order. */
 	qsort(svc->eps, svc->n_eps, sizeof(*svc->eps), ep_cmp);
@@ -197,7 +148,7 @@ static int add_service(struct nft_dump *d, const struct hmap *slots, const struc
 
 int nft_dump_read(const char *table, struct nft_dump **out)
 {
-	struct hmap notes = HMAP_INIT, slots = HMAP_INIT;
+	struct hmap notes = HMAP_INIT;
 	struct nft_state *st = NULL;
 	struct nft_dump *d = NULL;
 	struct nfk *n = NULL;
@@ -223,9 +174,6 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 		r = -ENOMEM;
 		goto out;
 	}
-	r = index_slots(st, &slots);
-	if (r < 0)
-		goto out;
 	while (hmap_next(&st->elems, &it, NULL, &v)) {
 		const struct nft_ap_elem *e = v;
 		bool svc_map = strcmp(e->set, NFT_MAP_SERVICE_IPS) == 0 ||
@@ -235,7 +183,7 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 
 		if (!svc_map)
 			continue;
-		r = add_service(d, &slots, &notes, e);
+		r = add_service(d, &notes, e);
 		if (r < 0)
 			goto out;
 	}
@@ -252,14 +200,6 @@ out:
 		free(rn);
 	}
 	hmap_fini(&notes);
-	it = 0;
-	while (hmap_next(&slots, &it, NULL, &v)) {
-		struct slot_eps *se = v;
-
-		free(se->eps);
-		free(se);
-	}
-	hmap_fini(&slots);
 	nft_dump_free(d);
 	nft_state_free(st);
 	nfk_close(n);

@@ -59,6 +59,7 @@ void nft_frag_free(struct nft_frag *f)
 	for (size_t i = 0; i < f->n_chains; i++) {
 		free(f->chains[i].name);
 		free(f->chains[i].rules);
+		free(f->chains[i].lb_eps);
 	}
 	free(f->chains);
 	free(f->elems);
@@ -125,6 +126,16 @@ int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r)
 	return 0;
 }
 
+int nft_chain_set_lb_n(struct nft_chain_ir *c, uint32_t n, uint8_t dlen)
+{
+	c->lb_eps = fa_alloc(c->arena, (size_t)(n ? n : 1) * dlen);
+	if (!c->lb_eps)
+		return -ENOMEM;
+	c->lb_n = n;
+	c->lb_dlen = dlen;
+	return 0;
+}
+
 int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e)
 {
 	int r = grow(f->arena, (void **)&f->elems, &f->cap_elems, f->n_elems, sizeof(*f->elems));
@@ -187,6 +198,14 @@ void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v)
 	*len = 4;
 }
 
+void nft_lb_range(uint32_t slot, size_t i, size_t n, uint32_t *lo, uint32_t *hi)
+{
+	uint32_t base = slot * NFT_LB_STRIDE;
+
+	*lo = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * i / n);
+	*hi = base + (uint32_t)((uint64_t)NFT_LB_STRIDE * (i + 1) / n) - 1;
+}
+
 uint32_t nft_key_u32_get(const uint8_t *key)
 {
 	uint32_t be;
@@ -201,9 +220,10 @@ void nft_data_target(uint8_t data[NFT_DATA_MAX], uint8_t *len, const struct ip_a
 	size_t alen = ip_addr_len(ip);
 	uint16_t nport = htons(port);
 
-	memset(data, 0, NFT_DATA_MAX);
+	/* Writes exactly alen + 4 bytes: callers pack values back to back. */
 	memcpy(data, ip->bytes, alen);
 	memcpy(data + alen, &nport, 2);
+	memset(data + alen + 2, 0, 2);
 	*len = (uint8_t)(alen + 4);
 }
 
@@ -272,19 +292,8 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size)
 {
 	char a[IP_ADDR_STRLEN];
 	struct ip_addr ip = { 0 };
-	uint32_t v;
 	uint16_t port;
 
-	if (!e->set) {
-		v = nft_key_u32_get(e->key);
-		return snprintf(buf, size, "%u-%u", v, e->range_end);
-	}
-	if (e->key_len == 8 || e->key_len == 32) {
-		/* hairpin: ADDR . ADDR */
-		ip.family = e->key_len == 8 ? AF_INET : AF_INET6;
-		memcpy(ip.bytes, e->key, ip_addr_len(&ip));
-		return snprintf(buf, size, "%s . %s", ip_addr_fmt(&ip, a), a);
-	}
 	ip.family = e->key_len == 12 ? AF_INET : AF_INET6;
 	memcpy(ip.bytes, e->key, ip_addr_len(&ip));
 	memcpy(&port, e->key + ip_addr_len(&ip) + 4, 2);

@@ -81,26 +81,26 @@ struct nft_chain_ir {
 	int32_t prio;
 	struct nft_rule_ir *rules; /* owned */
 	size_t n_rules;
-	/* svc chains: the LB slot they use (valid when has_lb). */
+	/* svc chains: the LB slot they use (valid when has_lb), and the
+	 * endpoints its ranges DNAT to, in range order: lb_n values of lb_dlen
+	 * bytes (ADDR . PORT). Range i of n is nft_lb_range(slot, i, n). */
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
+	uint8_t *lb_eps;           /* owned (or in the arena) */
+	uint32_t lb_n;
+	uint8_t lb_dlen;
 	struct arena *arena;       /* the fragment's, or NULL (malloc) */
 };
 
-/* A map element: KEY to `goto CHAIN` (service maps), or the range
- * KEY..range_end to a DNAT target DATA (LB maps), or a plain set member
- * (hairpin sets: neither chain nor data). */
+/* A service map element: KEY to `goto CHAIN`. (LB map ranges are not
+ * elements of a fragment: they follow from an svc chain's lb_eps.) */
 struct nft_elem_ir {
-	const char *set;           /* static map name, or NULL with lb_map set */
-	uint32_t lb_map;           /* map id when set == NULL */
-	uint8_t key[NFT_KEY_MAX];  /* LB: the range's first value, big endian */
+	const char *set;           /* static map name */
+	uint32_t lb_map;           /* unused (0) */
+	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
 	const char *chain;         /* borrowed: a chain of the same fragment, or static */
 	const char *comment;       /* borrowed from the fragment: "ns/name/proto/port" */
-	bool interval;             /* LB: key .. range_end */
-	uint32_t range_end;        /* last value of the range, inclusive */
-	uint8_t data[NFT_DATA_MAX];/* LB: address . port (port padded to 4 bytes) */
-	uint8_t data_len;
 	bool refused;              /* the key is another service's: not ours to claim */
 };
 
@@ -128,6 +128,9 @@ void nft_frag_free(struct nft_frag *f);
  * the next add. Returns 0 or -ENOMEM. */
 int nft_frag_add_chain(struct nft_frag *f, const char *name, struct nft_chain_ir **out);
 int nft_chain_add_rule(struct nft_chain_ir *c, const struct nft_rule_ir *r);
+/* Makes room for an svc chain's n LB endpoints of dlen bytes each (filled
+ * by the caller). Returns 0 or -ENOMEM. */
+int nft_chain_set_lb_n(struct nft_chain_ir *c, uint32_t n, uint8_t dlen);
 /* Adds an element; chain must outlive the fragment (a chain name of the same
  * fragment: pass the index with nft_frag_chain_name after all chains are added). */
 int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e);
@@ -151,11 +154,17 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size);
 /* Service map keys. */
 void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
 		     uint8_t proto, uint16_t port);
+/* LB slots hold NFT_LB_STRIDE numgen values each (offset = slot * stride);
+ * endpoint i of n gets [*lo, *hi]: n ranges that differ in size by at most
+ * one value, so each endpoint gets 1/n of new connections to within 1e-6. */
+#define NFT_LB_STRIDE 1000000u
+void nft_lb_range(uint32_t slot, size_t i, size_t n, uint32_t *lo, uint32_t *hi);
+
 /* An LB map key: numgen's value, big endian (the LB rule converts it, so
  * that the kernel's interval tree orders keys as numbers). */
 void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v);
 uint32_t nft_key_u32_get(const uint8_t *key);
-/* An LB map value: ADDR . PORT. */
+/* An LB map value: ADDR . PORT (writes exactly *len bytes: 8 or 20). */
 void nft_data_target(uint8_t data[NFT_DATA_MAX], uint8_t *len, const struct ip_addr *ip,
 		     uint16_t port);
 void nft_data_target_get(const uint8_t *data, uint8_t len, struct ip_addr *ip, uint16_t *port);

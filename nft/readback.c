@@ -35,6 +35,8 @@ struct rb {
 	bool cur_hairpin;          /* cur_set is a hairpin set: into s->hairpin */
 	struct iv_node *iv;
 	size_t n_iv, cap_iv;
+	struct hmap slots;         /* "lb-NNNN|slot" -> the svc chain using it */
+	struct hmap slot_keys;     /* the same keys -> their storage */
 	uint32_t table_use;
 	int err;
 };
@@ -180,6 +182,31 @@ static int comment_cb(const struct nftnl_udata *attr, void *data)
 	return 0;
 }
 
+/* Which svc chain uses which LB slot, from the rules read back. */
+static int index_slots(struct rb *rb)
+{
+	size_t it = 0;
+	void *v;
+	int r;
+
+	while (hmap_next(&rb->s->chains, &it, NULL, &v)) {
+		struct nft_ap_chain *c = v;
+		char m[16], *k;
+
+		if (!c->has_lb)
+			continue;
+		if (asprintf(&k, "%s|%u", nft_lb_map_name(c->lb_map, m), c->lb_slot) < 0)
+			return -ENOMEM;
+		if ((r = hmap_put(&rb->slot_keys, k, k, NULL)) < 0) {
+			free(k);
+			return r;
+		}
+		if ((r = hmap_put(&rb->slots, k, c, NULL)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int iv_push(struct rb *rb, struct nftnl_set_elem *e, const void *key, uint32_t klen)
 {
 	struct iv_node *n;
@@ -220,32 +247,98 @@ static int iv_cmp(const void *a, const void *b)
 	return (int)y->end - (int)x->end;
 }
 
-/* Pairs each range start with the end that follows it. */
-static int iv_flush(struct rb *rb)
+/* The svc chain whose LB rule uses slot `slot` of map `set`, if any. */
+static struct nft_ap_chain *slot_chain(struct rb *rb, const char *set, uint32_t slot)
 {
-	const struct iv_node *start = NULL;
+	char k[48];
+
+	snprintf(k, sizeof(k), "%s|%u", set, slot);
+	return hmap_get(&rb->slots, k);
+}
+
+/* A slot's ranges: if they are exactly the cut nftproxy makes for their
+ * number, they become the chain's LB endpoints; anything else (ranges
+ * someone else wrote, or a slot no rule uses) is kept as plain elements,
+ * which the first full sync deletes and replaces. */
+static int iv_slot(struct rb *rb, const struct iv_node **starts, const uint32_t *ends, size_t n)
+{
+	uint32_t slot = starts[0]->key / NFT_LB_STRIDE;
+	struct nft_ap_chain *c = slot_chain(rb, rb->cur_set, slot);
+	uint8_t dlen = starts[0]->data_len, *eps;
+	bool ours = c && c->lb_n == 0 && (dlen == 8 || dlen == 20);
 	int r;
 
-	qsort(rb->iv, rb->n_iv, sizeof(*rb->iv), iv_cmp);
-	for (size_t i = 0; i < rb->n_iv; i++) {
-		const struct iv_node *n = &rb->iv[i];
+	for (size_t i = 0; ours && i < n; i++) {
+		uint32_t lo, hi;
+
+		nft_lb_range(slot, i, n, &lo, &hi);
+		ours = starts[i]->key == lo && ends[i] == hi && starts[i]->data_len == dlen;
+	}
+	if (ours) {
+		eps = malloc(n * dlen);
+		if (!eps)
+			return -ENOMEM;
+		for (size_t i = 0; i < n; i++)
+			memcpy(eps + i * dlen, starts[i]->data, dlen);
+		r = nft_ap_chain_set_lb(c, eps, (uint32_t)n, dlen);
+		free(eps);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
 		uint8_t key[NFT_KEY_MAX], klen;
 
-		if (!n->end) {
-			start = n;
-			continue;
-		}
-		if (!start || n->key == 0)
-			continue;
-		nft_key_u32(key, &klen, start->key);
-		r = nft_state_put_range(rb->s, rb->cur_set, key, n->key - 1, start->data,
-					start->data_len, NULL);
+		nft_key_u32(key, &klen, starts[i]->key);
+		r = nft_state_put_range(rb->s, rb->cur_set, key, ends[i], starts[i]->data,
+					starts[i]->data_len, NULL);
 		if (r < 0)
 			return r;
+	}
+	return 0;
+}
+
+/* Pairs each range start with the end that follows it, and hands the
+ * ranges to their slots. */
+static int iv_flush(struct rb *rb)
+{
+	const struct iv_node *start = NULL, **starts = NULL;
+	uint32_t *ends = NULL;
+	size_t n = 0;
+	int r = 0;
+
+	qsort(rb->iv, rb->n_iv, sizeof(*rb->iv), iv_cmp);
+	starts = calloc(rb->n_iv ? rb->n_iv : 1, sizeof(*starts));
+	ends = calloc(rb->n_iv ? rb->n_iv : 1, sizeof(*ends));
+	if (!starts || !ends) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < rb->n_iv; i++) {
+		const struct iv_node *nd = &rb->iv[i];
+
+		if (!nd->end) {
+			start = nd;
+			continue;
+		}
+		if (!start || nd->key == 0)
+			continue;
+		/* A new slot: hand over the ranges of the one before. */
+		if (n && start->key / NFT_LB_STRIDE != starts[0]->key / NFT_LB_STRIDE) {
+			if ((r = iv_slot(rb, starts, ends, n)) < 0)
+				goto out;
+			n = 0;
+		}
+		starts[n] = start;
+		ends[n] = nd->key - 1;
+		n++;
 		start = NULL;
 	}
+	if (n)
+		r = iv_slot(rb, starts, ends, n);
+out:
+	free(starts);
+	free(ends);
 	rb->n_iv = 0;
-	return 0;
+	return r;
 }
 
 static int elem_cb(const struct nlmsghdr *nlh, void *data)
@@ -459,6 +552,9 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
 		if (r < 0 || rb.err < 0)
 			goto fail;
 	}
+	r = index_slots(&rb);
+	if (r < 0)
+		goto fail;
 	r = nfk_dump(n, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
@@ -486,5 +582,14 @@ fail:
 		free(rb.sets[i]);
 	free(rb.sets);
 	free(rb.iv);
+	{
+		size_t it = 0;
+		void *v;
+
+		while (hmap_next(&rb.slot_keys, &it, NULL, &v))
+			free(v);
+		hmap_fini(&rb.slot_keys);
+		hmap_fini(&rb.slots);
+	}
 	return r;
 }

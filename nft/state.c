@@ -35,8 +35,26 @@ static void chain_free(struct nft_ap_chain *c)
 {
 	if (!c)
 		return;
+	free(c->lb_eps);
 	free(c->name);
 	free(c);
+}
+
+int nft_ap_chain_set_lb(struct nft_ap_chain *c, const uint8_t *eps, uint32_t n, uint8_t dlen)
+{
+	uint8_t *p = NULL;
+
+	if (n) {
+		p = malloc((size_t)n * dlen);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, eps, (size_t)n * dlen);
+	}
+	free(c->lb_eps);
+	c->lb_eps = p;
+	c->lb_n = n;
+	c->lb_dlen = dlen;
+	return 0;
 }
 
 static void elem_free(struct nft_ap_elem *e)

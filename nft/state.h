@@ -23,7 +23,6 @@
 #ifndef NFT_LB_PER_MAP
 #define NFT_LB_PER_MAP 4
 #endif
-#define NFT_LB_STRIDE 1000000u
 #define NFT_LB_MAX_MAPS 1000000u
 
 struct nft_owner;
@@ -35,6 +34,12 @@ struct nft_ap_chain {
 	struct nft_owner *owner;   /* NULL until a sync claims it (read back) */
 	bool has_lb;
 	uint32_t lb_map, lb_slot;
+	/* The endpoints of the slot's ranges as the kernel has them (see
+	 * nft_chain_ir): lb_n values of lb_dlen bytes, owned. The ranges are
+	 * not kept as elements: they follow from the slot and lb_n. */
+	uint8_t *lb_eps;
+	uint32_t lb_n;
+	uint8_t lb_dlen;
 	uint32_t gen;              /* last plan that claimed it */
 };
 
@@ -111,6 +116,8 @@ void nft_elem_id(char *buf, const char *set, const uint8_t *key, size_t key_len)
 int nft_state_put_chain(struct nft_state *s, const char *name, uint64_t fp,
 			struct nft_ap_chain **out);
 void nft_state_del_chain(struct nft_state *s, const char *name);
+/* Sets a chain's LB endpoints (copied). Returns 0 or -ENOMEM. */
+int nft_ap_chain_set_lb(struct nft_ap_chain *c, const uint8_t *eps, uint32_t n, uint8_t dlen);
 /* target is a chain name, looked up in the state (must be there, or the
  * element records NULL). */
 int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,

@@ -18,13 +18,17 @@
 # change changes the table. Prints
 #   latency_event_commit_ms p50=.. p90=.. p99=.. max=.. n=..
 #     the daemon's klog time of "watch endpointslices: MODIFIED <slice>"
-#     (the event read and parsed) to that of the next "synced table" line
-#     (the batch committed; one thread, so that sync holds the change)
+#     (the event read and parsed) to that of the next "table ... now holds"
+#     line (nft/sync.c, --v 4: the kernel has acknowledged the batch; one
+#     thread, so the next sync holds the change), or of the next "synced
+#     table" line when the daemon does not log the former
 #   latency_patch_commit_ms p50=.. p90=.. p99=.. max=.. n=..
 #     just before curl's merge PATCH is started (in the namespace, no
 #     ip-netns-exec in between) to the same commit
-# and writes each change's numbers to OUT/api-seq-SxE-C.tsv and the
-# daemon's log beside it (OUT defaults to ./bench-out).
+# then event_synced_ms, to the "synced table" line (the end of the sync,
+# after the UDP conntrack flush), and the daemon's own sync time. Each
+# change's numbers go to OUT/api-seq-SxE-C.tsv, the daemon's log beside it
+# (OUT defaults to ./bench-out).
 #   MODE=sequential OUT=/tmp/out tests/bench/api_bench.sh build 10000 10 1000
 set -euo pipefail
 mode=${MODE:-isolated}
@@ -81,11 +85,15 @@ now_s() { date +%H:%M:%S.%N | awk '{ split($1, t, ":"); printf "%.6f\n", t[1] * 
 # so that nothing but curl's own start lies between the timestamp and the
 # request; it reads the daemon's log from the file descriptor LFD (a tail -F)
 # and writes one row per change:
-#   k slice patch_start patch_end (epoch s) event commit (klog time of day)
-#   messages full syncs_before sync_ms curl_tls_s curl_total_s status
+#   k slice patch_start patch_end (epoch s) event commit synced (klog time
+#   of day) messages full syncs_before sync_ms curl_tls_s curl_total_s status
+# synced is the "synced table" line, the end of the sync (after the UDP
+# conntrack flush, when there is one); commit is the line "table ... now
+# holds" that a daemon logging it at --v 4 prints once the kernel has
+# acknowledged the batch, before that flush, else the same as synced.
 seq_loop() {
 	local lfd=$1 changes=$2 raw=$3 timeout=$4 cacert=$5 token=$6
-	local k=0 name body ta tb te tc msgs full other sync_ms cw status line left frac
+	local k=0 name body ta tb te tc ts msgs full other sync_ms cw status line left frac
 	local deadline now rc fails=0
 	exec 3<"$changes"
 	while IFS=$'\t' read -r name body <&3; do
@@ -96,7 +104,7 @@ seq_loop() {
 			"https://127.0.0.1:6443/apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/$name") ||
 			cw="- -"
 		tb=$EPOCHREALTIME
-		te=- tc=- msgs=- full=0 other=0 sync_ms=- status=timeout
+		te=- tc=- ts=- msgs=- full=0 other=0 sync_ms=- status=timeout
 		deadline=$((${ta/./} + timeout * 1000000))
 		while :; do
 			now=${EPOCHREALTIME/./}
@@ -109,12 +117,15 @@ seq_loop() {
 			case $line in
 			*" watch endpointslices: MODIFIED $name")
 				[[ $te == - ]] && te=${line:6:15} ;;
+			*"] table "*" now holds "*)
+				[[ $te != - && $tc == - ]] && tc=${line:6:15} ;;
 			*"] synced table "*)
 				if [[ $te == - ]]; then
 					other=$((other + 1))
 					continue
 				fi
-				tc=${line:6:15}
+				ts=${line:6:15}
+				[[ $tc == - ]] && tc=$ts
 				[[ $line == *" (full): "* ]] && full=1
 				if [[ $line =~ \ ([0-9]+)\ messages,.*\ in\ ([0-9.]+)\ ms ]]; then
 					msgs=${BASH_REMATCH[1]} sync_ms=${BASH_REMATCH[2]} status=ok
@@ -125,8 +136,8 @@ seq_loop() {
 			esac
 		done
 		[[ $cw == "- -" && $status == timeout ]] && status=patch-failed
-		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$name" "$ta" "$tb" \
-			"$te" "$tc" "$msgs" "$full" "$other" "$sync_ms" "${cw% *}" "${cw#* }" "$status" >>"$raw"
+		printf '%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$name" "$ta" \
+			"$tb" "$te" "$tc" "$ts" "$msgs" "$full" "$other" "$sync_ms" "${cw% *}" "${cw#* }" "$status" >>"$raw"
 		[[ $status == eof ]] && { echo "the daemon's log ended" >&2; return 1; }
 		if [[ $status == ok || $status == nothing-sent ]]; then
 			fails=0
@@ -156,7 +167,7 @@ sequential_changes() {
 	out=$(cd "$out" && pwd)
 	raw="$out/api-seq-${svcs}x${eps}-${changes}.tsv"
 	node "$here/gen_api_objects.js" --changes "$changes" "$svcs" "$eps" >"$tmp/changes.tsv"
-	printf 'k\tslice\tpatch_start\tpatch_end\tevent\tcommit\tmessages\tfull\tsyncs_before\tsync_ms\tcurl_tls_s\tcurl_total_s\tstatus\n' >"$raw"
+	printf 'k\tslice\tpatch_start\tpatch_end\tevent\tcommit\tsynced\tmessages\tfull\tsyncs_before\tsync_ms\tcurl_tls_s\tcurl_total_s\tstatus\n' >"$raw"
 	exec {lfd}< <(exec tail -n 0 -F "$tmp/nftproxy.log" 2>/dev/null)
 	tailpid=$!
 	pids+=("$tailpid")
@@ -172,10 +183,12 @@ sequential_changes() {
 	tz=$(date +%z | awk '{ s = substr($1, 1, 1) == "-" ? -1 : 1; print s * (substr($1, 2, 2) * 3600 + substr($1, 4, 2) * 60) }')
 	tod_ms='function tod(x, t) { if (x ~ /:/) { split(x, t, ":"); return t[1] * 3600 + t[2] * 60 + t[3] } return (x + tz) % 86400 }
 		function ms(a, b, d) { d = tod(b) - tod(a); if (d < -43200) d += 86400; if (d > 43200) d -= 86400; return d * 1000 }'
-	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $13 == "ok" { print ms($5, $6) }' "$raw" | pct_line latency_event_commit_ms
-	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $13 == "ok" { print ms($3, $6) }' "$raw" | pct_line latency_patch_commit_ms
-	awk -F'\t' 'NR > 1 && $13 == "ok" { print $10 }' "$raw" | pct_line "  sync_total_ms (the daemon's own timing of that sync)"
-	awk -F'\t' -v t0="$t0" -v t1="$EPOCHREALTIME" 'NR > 1 { n++; st[$13]++; full += $8; other += $9; if ($13 == "ok") msgs[$7]++ }
+	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $14 == "ok" { print ms($5, $6) }' "$raw" | pct_line latency_event_commit_ms
+	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $14 == "ok" { print ms($3, $6) }' "$raw" | pct_line latency_patch_commit_ms
+	# The end of the sync, its own timing, and how the rows were paired.
+	awk -F'\t' -v tz="$tz" "$tod_ms"' NR > 1 && $14 == "ok" { print ms($5, $7) }' "$raw" | pct_line "  event_synced_ms"
+	awk -F'\t' 'NR > 1 && $14 == "ok" { print $11 }' "$raw" | pct_line "  sync_total_ms (the daemon's \"in X ms\")"
+	awk -F'\t' -v t0="$t0" -v t1="$EPOCHREALTIME" 'NR > 1 { n++; st[$14]++; full += $9; other += $10; if ($14 == "ok") msgs[$8]++ }
 		END { printf "  changes=%d committed=%d nothing_sent=%d timeouts=%d patch_failed=%d full_syncs=%d other_syncs=%d wall_s=%.1f messages_per_commit:",
 			n, st["ok"], st["nothing-sent"], st["timeout"], st["patch-failed"], full, other, t1 - t0
 			for (m in msgs) printf " %s=%d", m, msgs[m]; printf "\n" }' "$raw"

@@ -148,27 +148,33 @@ static void test_dual_stack_service(void)
 	CHECK(strstr(rule_text(c, 0), " map @lb") != NULL);
 	CHECK(find_chain(f, "ep-", "") == NULL);
 
+	/* LB endpoints: each svc chain's values, in range order; the
+	 * not-ready 10.244.1.13 is absent. */
+	for (size_t i = 0; i < f->n_chains; i++) {
+		const struct nft_chain_ir *sc = &f->chains[i];
+
+		CHECK(sc->has_lb);
+		for (uint32_t k = 0; k < sc->lb_n; k++) {
+			struct ip_addr ip;
+			uint16_t port;
+			char a[IP_ADDR_STRLEN];
+			uint32_t lo, hi;
+
+			n_lb++;
+			nft_data_target_get(sc->lb_eps + k * sc->lb_dlen, sc->lb_dlen, &ip, &port);
+			ip_addr_fmt(&ip, a);
+			CHECK(strcmp(a, "10.244.1.11") == 0 || strcmp(a, "10.244.1.12") == 0 ||
+			      strcmp(a, "fd00:10:244::11") == 0);
+			CHECK(port == 8080 || port == 5353);
+			nft_lb_range(sc->lb_slot, k, sc->lb_n, &lo, &hi);
+			CHECK(lo == sc->lb_slot * 1000000u + (uint32_t)(1000000u * k / sc->lb_n));
+			lb_total += hi - lo + 1;
+		}
+	}
 	for (size_t i = 0; i < f->n_elems; i++) {
 		const struct nft_elem_ir *e = &f->elems[i];
 
 		nft_elem_key_print(e, key, sizeof(key));
-		if (!e->set) {
-			struct ip_addr ip;
-			uint16_t port;
-			char a[IP_ADDR_STRLEN];
-
-			n_lb++;
-			CHECK(e->interval);
-			CHECK(e->chain == NULL);
-			nft_data_target_get(e->data, e->data_len, &ip, &port);
-			ip_addr_fmt(&ip, a);
-			/* the not-ready 10.244.1.13 is absent */
-			CHECK(strcmp(a, "10.244.1.11") == 0 || strcmp(a, "10.244.1.12") == 0 ||
-			      strcmp(a, "fd00:10:244::11") == 0);
-			CHECK(port == 8080 || port == 5353);
-			lb_total += e->range_end - nft_key_u32_get(e->key) + 1;
-			continue;
-		}
 		n_svc_elems++;
 		if (strcmp(key, "10.96.0.10 . tcp . 80") == 0) {
 			CHECK_STR(e->set, "service-ips");
