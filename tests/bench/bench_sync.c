@@ -114,6 +114,77 @@ static void op_print(const char *what, struct op_times *t)
 	       t->messages, what, t->bytes, what, t->n);
 }
 
+static void *xrealloc(void *p, size_t size)
+{
+	p = realloc(p, size);
+	if (!p) {
+		fprintf(stderr, "out of memory\n");
+		exit(1);
+	}
+	return p;
+}
+
+/* The mixed model (BENCH_MIX, on by default): every tenth service also has
+ * a UDP port (dns 53 -> 5353), every fifth is dual-stack (an IPv6 cluster
+ * IP and a second, IPv6 slice with the same endpoints' counterparts). */
+static bool mixed(unsigned i, unsigned what)
+{
+	return (!getenv("BENCH_MIX") || atoi(getenv("BENCH_MIX"))) && i % what == what - 1;
+}
+
+static void mix_udp(struct model_service *svc, struct model_slice *sl)
+{
+	svc->ports = xrealloc(svc->ports, 2 * sizeof(*svc->ports));
+	memset(&svc->ports[1], 0, sizeof(svc->ports[1]));
+	svc->ports[1].name = strdup("dns");
+	svc->ports[1].protocol = IPPROTO_UDP;
+	svc->ports[1].port = 53;
+	svc->ports[1].target_port.present = true;
+	svc->ports[1].target_port.num = 5353;
+	svc->n_ports = 2;
+	sl->ports = xrealloc(sl->ports, 2 * sizeof(*sl->ports));
+	memset(&sl->ports[1], 0, sizeof(sl->ports[1]));
+	sl->ports[1].name = strdup("dns");
+	sl->ports[1].has_port = true;
+	sl->ports[1].port = 5353;
+	sl->ports[1].protocol = IPPROTO_UDP;
+	sl->n_ports = 2;
+}
+
+/* fd00:10:96::/64 for cluster IPs, fd00:10:128::/64 for endpoints. */
+static void v6_of(struct ip_addr *a, uint16_t prefix, uint32_t low)
+{
+	uint32_t be = htonl(low);
+
+	memset(a, 0, sizeof(*a));
+	a->family = AF_INET6;
+	a->bytes[0] = 0xfd;
+	a->bytes[3] = 0x10;
+	a->bytes[4] = (uint8_t)(prefix >> 8);
+	a->bytes[5] = (uint8_t)prefix;
+	memcpy(a->bytes + 12, &be, 4);
+}
+
+static struct model_slice *mix_dual_stack(unsigned i, struct model_service *svc,
+					  unsigned n_eps, bool udp)
+{
+	struct model_slice *sl = gen_slice(i, n_eps, 0);
+
+	svc->cluster_ips = xrealloc(svc->cluster_ips, 2 * sizeof(*svc->cluster_ips));
+	v6_of(&svc->cluster_ips[1], 0x96, i + 1);
+	svc->n_cluster_ips = 2;
+	svc->ip_families[1] = AF_INET6;
+	free(sl->name);
+	if (asprintf(&sl->name, "svc%u-v6", i) < 0)
+		exit(1);
+	sl->addr_type = SLICE_ADDR_IPV6;
+	for (size_t e = 0; e < sl->n_endpoints; e++)
+		v6_of(&sl->endpoints[e].addrs[0], 0x128, ntohl(sl->endpoints[e].addrs[0].v4.s_addr));
+	if (udp)
+		mix_udp(gen_service(0), sl);
+	return sl;
+}
+
 static void upsert_or_die(struct model *m, struct model_service *svc, struct model_slice *sl)
 {
 	if ((svc && model_service_upsert(m, svc) < 0) || (sl && model_slice_upsert(m, sl) < 0)) {
@@ -139,11 +210,16 @@ int main(int argc, char **argv)
 	}
 	t0 = now_s();
 	for (unsigned i = 0; i < n_svc; i++) {
-		if (model_service_upsert(m, gen_service(i)) < 0 ||
-		    model_slice_upsert(m, gen_slice(i, n_eps, 0)) < 0) {
-			fprintf(stderr, "model: out of memory\n");
-			return 1;
-		}
+		struct model_service *svc = gen_service(i);
+		struct model_slice *sl = gen_slice(i, n_eps, 0), *sl6 = NULL;
+		bool udp = mixed(i, 10);
+
+		if (udp)
+			mix_udp(svc, sl);
+		if (mixed(i, 5))
+			sl6 = mix_dual_stack(i, svc, n_eps, udp);
+		upsert_or_die(m, svc, sl);
+		upsert_or_die(m, NULL, sl6);
 	}
 	printf("services=%u endpoints=%u model_seconds=%.3f rss_model_kb=%ld heap_model_kb=%zu\n",
 	       n_svc, n_eps, now_s() - t0, rss_now_kb(), mallinfo2().uordblks / 1024);
