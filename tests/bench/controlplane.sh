@@ -154,7 +154,7 @@ EON
 # kube-proxy's iptables mode, both variants.
 layout=$here/iptables_layout.py
 ipt_flags=(-w 5 --noflush --counters) # kube-proxy's iptables-restore flags
-declare -A ipt_have
+declare -A ipt_have ipt_gave_up
 for v in legacy nft; do
 	if command -v "iptables-$v-restore" >/dev/null && command -v "iptables-$v-save" >/dev/null; then
 		ipt_have[$v]=1
@@ -178,8 +178,16 @@ ipt_baseline() {
 	((ipt_have[$v])) || return 0
 	ipt_load=skipped ipt_one=skipped
 	[[ -s $out/ipt-$tag.txt ]] || return 0
+	# A cold load that ran out of time at a smaller N would again: say so
+	# without spending another $limit seconds.
+	if [[ -n ${ipt_gave_up[$v-$4]:-} ]]; then
+		ipt_load=timeout
+		echo "   iptables-$v-restore: not run (its cold load timed out at ${ipt_gave_up[$v-$4]} x $4)"
+		return 0
+	fi
 	fresh_ns ns "ipt-$v"
 	timed ipt_load ip netns exec "$ns" "iptables-$v-restore" "${ipt_flags[@]}" "$out/ipt-$tag.txt" 2>>"$out/ipt-$v-$tag.err"
+	[[ $ipt_load == timeout ]] && ipt_gave_up[$v-$4]=$3
 	if ok "$ipt_load"; then
 		seps=0
 		ipt_save "$ns" "$v" && seps=$(ipt_seps)
