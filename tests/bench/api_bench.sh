@@ -54,7 +54,9 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 in_ns() { ip netns exec "$ns" "$@"; }
 
-in_ns node "$repo/tests/apiserver/apiserver.js" --dir "$tmp/api" --listen 127.0.0.1:6443 --quiet \
+# Not through in_ns: $! must be node itself (ip netns exec execs it), not a
+# subshell whose kill would leave node running in the deleted namespace.
+ip netns exec "$ns" node "$repo/tests/apiserver/apiserver.js" --dir "$tmp/api" --listen 127.0.0.1:6443 --quiet \
 	>"$tmp/api.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do [[ -s $tmp/api/ready ]] && break; sleep 0.05; done
