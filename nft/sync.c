@@ -329,10 +329,13 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
 		 * rules. A failure here is logged and costs only stale flows. */
+		double tc = now_ms();
 		int n = nft_conntrack_flush(p.ct, p.n_ct);
 
 		if (n > 0)
 			log_v(2, "deleted %d stale UDP conntrack entries", n);
+		log_v(4, "table %s: conntrack flush for %zu UDP endpoints took %.1f ms", s->table,
+		      p.n_ct, now_ms() - tc);
 	}
 done:
 	st.compile_ms = t1 - t0;
