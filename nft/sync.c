@@ -343,8 +343,15 @@ done:
 	/* A big batch or a full plan leaves glibc holding free pages among the
 	 * long-lived state: give them back, so the resident size is what the
 	 * state needs (a few ms at 10,000 services). */
-	if (full || st.bytes > 1u << 20)
+	if (full || st.bytes > 1u << 20) {
+		struct mallinfo2 mi;
+
 		malloc_trim(0);
+		mi = mallinfo2();
+		log_v(4, "heap after the sync: %.1f MiB in use, %.1f MiB free, %.1f MiB mapped",
+		      (double)mi.uordblks / 1048576, (double)mi.fordblks / 1048576,
+		      (double)mi.hblkhd / 1048576);
+	}
 	st.total_ms = now_ms() - t0;
 	if (stats)
 		*stats = st;

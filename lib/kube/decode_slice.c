@@ -121,15 +121,16 @@ static int slice_addresses(struct kdec_ctx *c, const struct doc *d, const char *
 		}
 		return 0;
 	}
-	ep->addrs = calloc(seq->seq.n, sizeof(*ep->addrs));
-	if (!ep->addrs)
-		return kdec_oom(c);
+	/* Every address is checked; the first is kept. */
 	for (size_t i = 0; i < seq->seq.n; i++) {
+		struct ip_addr a;
+
 		r = kdec_node_ip(c, seq->seq.items[i],
-				 kdec_join_index(path, sizeof(path), at, "addresses", i), family,
-				 &ep->addrs[i]);
+				 kdec_join_index(path, sizeof(path), at, "addresses", i), family, &a);
 		if (r < 0)
 			return r;
+		if (i == 0)
+			ep->addr = a;
 		ep->n_addrs = i + 1;
 	}
 	return 0;

@@ -602,9 +602,9 @@ int model_endpoints(const struct model *m, const struct model_service *svc,
 			struct ep_sort *x = &all[n];
 
 			/* kube-proxy uses an endpoint's first address only. */
-			if (!se->n_addrs || se->addrs[0].family != family)
+			if (!se->n_addrs || se->addr.family != family)
 				continue;
-			x->ep.addr = se->addrs[0];
+			x->ep.addr = se->addr;
 			x->ep.port = sp->port;
 			x->ep.ready = slice_endpoint_ready(se);
 			x->ep.serving = slice_endpoint_serving(se);

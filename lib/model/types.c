@@ -68,7 +68,6 @@ void model_slice_free(struct model_slice *slice)
 	for (size_t i = 0; i < slice->n_endpoints; i++) {
 		struct slice_endpoint *ep = &slice->endpoints[i];
 
-		free(ep->addrs);
 		free(ep->node_name);
 		free(ep->zone);
 		strv_free(ep->hint_zones, ep->n_hint_zones);
@@ -184,7 +183,8 @@ bool model_node_equal(const struct model_node *a, const struct model_node *b)
 
 static bool slice_endpoint_eq(const struct slice_endpoint *a, const struct slice_endpoint *b)
 {
-	return ips_eq(a->addrs, a->n_addrs, b->addrs, b->n_addrs) && a->ready == b->ready &&
+	return a->n_addrs == b->n_addrs && (!a->n_addrs || ip_addr_eq(&a->addr, &b->addr)) &&
+	       a->ready == b->ready &&
 	       a->serving == b->serving && a->terminating == b->terminating &&
 	       str_eq(a->node_name, b->node_name) && str_eq(a->zone, b->zone) &&
 	       strv_eq(a->hint_zones, a->n_hint_zones, b->hint_zones, b->n_hint_zones) &&

@@ -179,7 +179,7 @@ static struct model_slice *mix_dual_stack(unsigned i, struct model_service *svc,
 		exit(1);
 	sl->addr_type = SLICE_ADDR_IPV6;
 	for (size_t e = 0; e < sl->n_endpoints; e++)
-		v6_of(&sl->endpoints[e].addrs[0], 0x128, ntohl(sl->endpoints[e].addrs[0].v4.s_addr));
+		v6_of(&sl->endpoints[e].addr, 0x128, ntohl(sl->endpoints[e].addr.v4.s_addr));
 	if (udp)
 		mix_udp(gen_service(0), sl);
 	return sl;
@@ -249,7 +249,7 @@ int main(int argc, char **argv)
 			struct model_slice *sl = gen_slice(mid, n_eps, 0);
 			struct model_service *svc;
 
-			sl->endpoints[n_eps - 1].addrs[0].v4.s_addr =
+			sl->endpoints[n_eps - 1].addr.v4.s_addr =
 				htonl((10u << 24) | (255u << 16) | (unsigned)(i % 2 + 1));
 			upsert_or_die(m, NULL, sl);
 			{

@@ -84,10 +84,9 @@ struct model_slice *gen_slice(unsigned i, unsigned n_eps, unsigned gen)
 		/* 10.128.0.0/9: endpoint e of service i, distinct for every pair */
 		uint32_t a = (10u << 24) | (128u << 16) | ((i * 16 + e + gen) & 0x7fffff);
 
-		ep->addrs = xcalloc(1, sizeof(*ep->addrs));
 		ep->n_addrs = 1;
-		ep->addrs[0].family = AF_INET;
-		ep->addrs[0].v4.s_addr = htonl(a);
+		ep->addr.family = AF_INET;
+		ep->addr.v4.s_addr = htonl(a);
 		ep->ready = TRI_TRUE;
 		ep->serving = TRI_ABSENT;
 		ep->terminating = TRI_ABSENT;

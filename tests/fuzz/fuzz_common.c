@@ -239,8 +239,8 @@ void fuzz_check_slice(const struct model_slice *s)
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		const struct slice_endpoint *ep = &s->endpoints[i];
 
-		for (size_t j = 0; j < ep->n_addrs; j++)
-			check_family(ep->addrs[j].family, "endpoint address");
+		if (ep->n_addrs)
+			check_family(ep->addr.family, "endpoint address");
 		for (size_t j = 0; j < ep->n_hint_zones; j++)
 			FUZZ_CHECK(ep->hint_zones[j], "hint zone %zu", j);
 		for (size_t j = 0; j < ep->n_hint_nodes; j++)

@@ -37,7 +37,7 @@ static void check_endpoints(const struct model *m, const struct model_service *s
 		/* Sorted by address, one per address. */
 		FUZZ_CHECK(i == 0 || ip_addr_cmp(&eps[i - 1].addr, &e->addr) < 0,
 			   "endpoints %d and %d out of order or duplicated", i - 1, i);
-		FUZZ_CHECK(e->src && e->src->n_addrs && ip_addr_eq(&e->src->addrs[0], &e->addr),
+		FUZZ_CHECK(e->src && e->src->n_addrs && ip_addr_eq(&e->src->addr, &e->addr),
 			   "endpoint %d: not its source's first address", i);
 		FUZZ_CHECK(e->ready == slice_endpoint_ready(e->src) &&
 				   e->serving == slice_endpoint_serving(e->src) &&

@@ -141,14 +141,14 @@ static size_t ref_endpoints(const struct model_ref *r, const struct model_servic
 			const struct slice_endpoint *se = &mine[i]->endpoints[j];
 			bool seen = false;
 
-			if (!se->n_addrs || se->addrs[0].family != family)
+			if (!se->n_addrs || se->addr.family != family)
 				continue;
 			for (size_t k = 0; k < n && !seen; k++)
-				seen = ip_addr_eq(&eps[k].addr, &se->addrs[0]);
+				seen = ip_addr_eq(&eps[k].addr, &se->addr);
 			if (seen)
 				continue;
 			eps[n++] = (struct model_endpoint){
-				.addr = se->addrs[0],
+				.addr = se->addr,
 				.port = p->port,
 				.ready = slice_endpoint_ready(se),
 				.serving = slice_endpoint_serving(se),

@@ -519,8 +519,7 @@ static void check_full_slice(const struct model_slice *s)
 
 	ep = &s->endpoints[0];
 	CHECK_INT(ep->n_addrs, 2);
-	check_ip(&ep->addrs[0], "10.244.1.11");
-	check_ip(&ep->addrs[1], "10.244.1.12");
+	check_ip(&ep->addr, "10.244.1.11"); /* the first is kept */
 	CHECK_INT(ep->ready, TRI_TRUE);
 	CHECK_INT(ep->serving, TRI_TRUE);
 	CHECK_INT(ep->terminating, TRI_FALSE);
@@ -535,7 +534,7 @@ static void check_full_slice(const struct model_slice *s)
 	/* Absent conditions: ready and serving, not terminating. */
 	ep = &s->endpoints[1];
 	CHECK_INT(ep->n_addrs, 1);
-	check_ip(&ep->addrs[0], "10.244.2.11");
+	check_ip(&ep->addr, "10.244.2.11");
 	CHECK_INT(ep->ready, TRI_ABSENT);
 	CHECK_INT(ep->serving, TRI_ABSENT);
 	CHECK_INT(ep->terminating, TRI_ABSENT);
@@ -595,7 +594,7 @@ static void test_slice_fqdn_and_ipv6(void)
 		     "metadata: {name: six, namespace: x}\n"
 		     "addressType: IPv6\nendpoints:\n- addresses: [\"fd00::1\"]\n");
 	CHECK_INT(o.slice->addr_type, SLICE_ADDR_IPV6);
-	check_ip(&o.slice->endpoints[0].addrs[0], "fd00::1");
+	check_ip(&o.slice->endpoints[0].addr, "fd00::1");
 	/* No service-name label: belongs to no service. */
 	CHECK(o.slice->service_name == NULL);
 	CHECK_INT(o.slice->n_ports, 0);

@@ -218,12 +218,8 @@ static struct model_slice *slice_range(unsigned n_all, unsigned from, unsigned t
 	struct model_slice *sl = gen_slice(0, n_all, 0);
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < n_all; i++) {
-		if (i >= from && i < to)
-			sl->endpoints[k++] = sl->endpoints[i];
-		else
-			free(sl->endpoints[i].addrs);
-	}
+	for (unsigned i = from; i < to && i < n_all; i++)
+		sl->endpoints[k++] = sl->endpoints[i];
 	sl->n_endpoints = k;
 	return sl;
 }
