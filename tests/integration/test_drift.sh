@@ -48,4 +48,21 @@ grep -q "was changed by someone else" "$NFTPROXY_LOG" &&
 probe_run "$CLIENT" --proto tcp --count 10 10.96.0.10 80
 assert_probe_ok
 nftproxy_alive || check_failed "nftproxy died"
+
+section "an LB map's ranges are rewritten by hand, then nftproxy restarts"
+# Element edits are not seen by the periodic check (the table's chains and
+# maps still match); a restart reads the ranges back, finds they are not
+# the cut it makes, and replaces them.
+nftproxy_stop
+lb=$(nft_table | sed -n -E 's/.*dnat ip to numgen random mod [0-9]+( offset [0-9]+)? map @(lb-[0-9]+).*/\2/p' | head -n 1)
+[[ -n $lb ]] || fail "no LB rule found"
+ip netns exec "$NODE" nft flush map inet nftproxy "$lb"
+ip netns exec "$NODE" nft add element inet nftproxy "$lb" "{ 0-999999 : $(pod_ip4 2) . 8080 }"
+probe_run "$CLIENT" --proto tcp --count 20 10.96.0.10 80
+assert_replies_only pod-2
+nftproxy_start --sync-period 2s
+wait_dump --timeout 6 "${want[@]}"
+probe_run "$CLIENT" --proto tcp --count 40 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-1 pod-2
 finish
