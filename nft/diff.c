@@ -730,7 +730,6 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 					o->elems[k]->owner = NULL;
 				free(o->chains);
 				free(o->elems);
-				free(o->key);
 				free(o);
 			}
 			continue;

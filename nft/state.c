@@ -7,8 +7,8 @@
 #include <string.h>
 
 struct nft_lb_slot {
-	char *chain;
 	uint32_t map, slot;
+	char chain[];              /* the svc chain's name, the map's key */
 };
 
 int nft_state_new(struct nft_state **out)
@@ -27,7 +27,6 @@ static void owner_free(struct nft_owner *o)
 		return;
 	free(o->chains);
 	free(o->elems);
-	free(o->key);
 	free(o);
 }
 
@@ -84,7 +83,6 @@ void nft_state_free(struct nft_state *s)
 	while (hmap_next(&s->lb.by_chain, &it, NULL, &v)) {
 		struct nft_lb_slot *sl = v;
 
-		free(sl->chain);
 		free(sl);
 	}
 	it = 0;
@@ -295,14 +293,12 @@ int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner *
 	int r;
 
 	if (!o) {
-		o = calloc(1, sizeof(*o));
+		size_t len = strlen(key) + 1;
+
+		o = calloc(1, sizeof(*o) + len);
 		if (!o)
 			return -ENOMEM;
-		o->key = strdup(key);
-		if (!o->key) {
-			free(o);
-			return -ENOMEM;
-		}
+		memcpy(o->key, key, len);
 		r = hmap_put(&s->owners, o->key, o, NULL);
 		if (r < 0) {
 			owner_free(o);
@@ -348,21 +344,17 @@ static int lb_ensure_maps(struct nft_lb_family *f, uint32_t n)
 /* map is a map id: the family bit and the map's index. */
 static int lb_record(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint32_t slot)
 {
-	struct nft_lb_slot *sl = calloc(1, sizeof(*sl));
+	size_t len = strlen(chain) + 1;
+	struct nft_lb_slot *sl = malloc(sizeof(*sl) + len);
 	int r;
 
 	if (!sl)
 		return -ENOMEM;
-	sl->chain = strdup(chain);
-	if (!sl->chain) {
-		free(sl);
-		return -ENOMEM;
-	}
+	memcpy(sl->chain, chain, len);
 	sl->map = map;
 	sl->slot = slot;
 	r = hmap_put(&lb->by_chain, sl->chain, sl, NULL);
 	if (r < 0) {
-		free(sl->chain);
 		free(sl);
 		return r;
 	}
@@ -457,7 +449,6 @@ void nft_lb_release(struct nft_lb_alloc *lb, const char *chain)
 	f->used[idx] &= ~(1u << sl->slot);
 	if (idx < f->hint)
 		f->hint = idx;
-	free(sl->chain);
 	free(sl);
 }
 

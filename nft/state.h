@@ -66,11 +66,11 @@ struct nft_ap_elem {
 };
 
 struct nft_owner {
-	char *key;                 /* "ns/name", "" for the skeleton */
 	struct nft_ap_chain **chains;
 	size_t n_chains;
 	struct nft_ap_elem **elems;
 	size_t n_elems;
+	char key[];                /* "ns/name", "" for the skeleton */
 };
 
 /* One family's LB maps (lb-NNNN for IPv4, lb6-NNNN for IPv6: a map's

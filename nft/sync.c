@@ -325,7 +325,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	log_v(4, "table %s now holds %zu chains, %zu map elements, %zu hairpin addresses "
 	      "(applied state: %zu + %zu + %zu slots)", s->table, s->state->chains.len,
 	      s->state->elems.len, s->state->hairpin.len, s->state->chains.cap,
-	      s->state->elems.cap, s->state->hairpin.cap);
+	      s->state->elems.cap, s->state->hairpin.tab[0].cap + s->state->hairpin.tab[1].cap);
 	if (p.n_ct) {
 		/* After the commit: new packets of those flows now find the new
 		 * rules. A failure here is logged and costs only stale flows. */

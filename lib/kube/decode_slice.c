@@ -131,7 +131,7 @@ static int slice_addresses(struct kdec_ctx *c, const struct doc *d, const char *
 			return r;
 		if (i == 0)
 			ep->addr = a;
-		ep->n_addrs = i + 1;
+		ep->n_addrs = (uint8_t)(i + 1 > 255 ? 255 : i + 1);
 	}
 	return 0;
 }
@@ -173,10 +173,13 @@ static int slice_endpoint(struct kdec_ctx *c, const struct doc *d, const char *a
 	if (r <= 0)
 		return r;
 	kdec_join(sub, sizeof(sub), at, "hints");
-	r = slice_hint_names(c, hints, sub, "forZones", &ep->hint_zones, &ep->n_hint_zones);
+	ep->hints = calloc(1, sizeof(*ep->hints));
+	if (!ep->hints)
+		return kdec_oom(c);
+	r = slice_hint_names(c, hints, sub, "forZones", &ep->hints->zones, &ep->hints->n_zones);
 	if (r < 0)
 		return r;
-	return slice_hint_names(c, hints, sub, "forNodes", &ep->hint_nodes, &ep->n_hint_nodes);
+	return slice_hint_names(c, hints, sub, "forNodes", &ep->hints->nodes, &ep->hints->n_nodes);
 }
 
 static int slice_endpoints(struct kdec_ctx *c, const struct doc *obj, struct model_slice *slice)

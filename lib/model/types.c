@@ -70,8 +70,11 @@ void model_slice_free(struct model_slice *slice)
 
 		free(ep->node_name);
 		free(ep->zone);
-		strv_free(ep->hint_zones, ep->n_hint_zones);
-		strv_free(ep->hint_nodes, ep->n_hint_nodes);
+		if (ep->hints) {
+			strv_free(ep->hints->zones, ep->hints->n_zones);
+			strv_free(ep->hints->nodes, ep->hints->n_nodes);
+			free(ep->hints);
+		}
 	}
 	free(slice->endpoints);
 	kvs_free(slice->labels, slice->n_labels);
@@ -181,14 +184,23 @@ bool model_node_equal(const struct model_node *a, const struct model_node *b)
 	       prefixes_eq(a->pod_cidrs, a->n_pod_cidrs, b->pod_cidrs, b->n_pod_cidrs);
 }
 
+static bool hints_eq(const struct slice_hints *a, const struct slice_hints *b)
+{
+	static const struct slice_hints none;
+
+	a = a ? a : &none;
+	b = b ? b : &none;
+	return strv_eq(a->zones, a->n_zones, b->zones, b->n_zones) &&
+	       strv_eq(a->nodes, a->n_nodes, b->nodes, b->n_nodes);
+}
+
 static bool slice_endpoint_eq(const struct slice_endpoint *a, const struct slice_endpoint *b)
 {
 	return a->n_addrs == b->n_addrs && (!a->n_addrs || ip_addr_eq(&a->addr, &b->addr)) &&
 	       a->ready == b->ready &&
 	       a->serving == b->serving && a->terminating == b->terminating &&
 	       str_eq(a->node_name, b->node_name) && str_eq(a->zone, b->zone) &&
-	       strv_eq(a->hint_zones, a->n_hint_zones, b->hint_zones, b->n_hint_zones) &&
-	       strv_eq(a->hint_nodes, a->n_hint_nodes, b->hint_nodes, b->n_hint_nodes);
+	       hints_eq(a->hints, b->hints);
 }
 
 static bool slice_port_eq(const struct slice_port *a, const struct slice_port *b)

@@ -15,7 +15,9 @@
 #include "lib/util/ipaddr.h"
 
 /* A boolean the API may leave out; what absence means depends on the field. */
-enum tri { TRI_ABSENT = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
+/* One byte (packed): an endpoint has three of them, and a large cluster
+ * 100,000 endpoints. */
+enum __attribute__((packed)) tri { TRI_ABSENT = -1, TRI_FALSE = 0, TRI_TRUE = 1 };
 
 enum svc_type {
 	SVC_TYPE_CLUSTER_IP = 0,   /* also the default when spec.type is absent */
@@ -96,20 +98,25 @@ struct slice_port {
 	uint8_t protocol;          /* absent means TCP */
 };
 
+/* An endpoint's topology hints: hints.forZones[].name, hints.forNodes[].name. */
+struct slice_hints {
+	char **zones;
+	size_t n_zones;
+	char **nodes;
+	size_t n_nodes;
+};
+
 struct slice_endpoint {
 	/* kube-proxy uses only the first address of an endpoint: that one is
 	 * kept (inline: 100,000 endpoints at 10k x 10), n_addrs counts them all. */
 	struct ip_addr addr;
-	size_t n_addrs;
 	enum tri ready;            /* absent: ready (unknown state is treated as ready) */
 	enum tri serving;          /* absent: same as ready */
 	enum tri terminating;      /* absent: not terminating */
+	uint8_t n_addrs;           /* the API allows 1..100 */
 	char *node_name;           /* may be NULL */
 	char *zone;                /* may be NULL */
-	char **hint_zones;         /* hints.forZones[].name */
-	size_t n_hint_zones;
-	char **hint_nodes;         /* hints.forNodes[].name */
-	size_t n_hint_nodes;
+	struct slice_hints *hints; /* NULL when the endpoint has no hints (the usual case) */
 };
 
 enum slice_addr_type { SLICE_ADDR_IPV4 = 0, SLICE_ADDR_IPV6, SLICE_ADDR_FQDN };

@@ -7,83 +7,95 @@
 
 #include "lib/util/hash.h"
 
-static uint64_t entry_hash(const uint8_t *bytes, uint8_t family)
+/* Per family: [0] IPv4, [1] IPv6. */
+static size_t alen_of(int v6) { return v6 ? 16 : 4; }
+static size_t esize_of(int v6) { return sizeof(struct ipcount_entry) + alen_of(v6); }
+
+static int is_v6(const struct ip_addr *a)
 {
-	return hash_fnv1a(bytes, family == AF_INET ? 4 : 16, family);
+	return a->family == AF_INET6;
 }
 
-static bool entry_is(const struct ipcount_entry *e, const struct ip_addr *a)
+static struct ipcount_entry *slot_at(const struct ipcount_tab *t, int v6, size_t i)
 {
-	return e->family == (uint8_t)a->family &&
-	       memcmp(e->bytes, a->bytes, a->family == AF_INET ? 4 : 16) == 0;
+	return (struct ipcount_entry *)(t->slots + i * esize_of(v6));
+}
+
+static uint64_t key_hash(const uint8_t *bytes, int v6)
+{
+	return hash_fnv1a(bytes, alen_of(v6), (uint64_t)v6);
 }
 
 void ipcount_fini(struct ipcount *t)
 {
-	free(t->slots);
+	free(t->tab[0].slots);
+	free(t->tab[1].slots);
 	memset(t, 0, sizeof(*t));
 }
 
-static size_t find_slot(const struct ipcount *t, const struct ip_addr *a)
+static size_t find_slot(const struct ipcount_tab *t, int v6, const struct ip_addr *a)
 {
-	size_t mask = t->cap - 1, i = entry_hash(a->bytes, (uint8_t)a->family) & mask;
+	size_t mask = t->cap - 1, i = key_hash(a->bytes, v6) & mask;
+	struct ipcount_entry *e;
 
-	while (t->slots[i].family && !entry_is(&t->slots[i], a))
+	while ((e = slot_at(t, v6, i))->family && memcmp(e->bytes, a->bytes, alen_of(v6)) != 0)
 		i = (i + 1) & mask;
 	return i;
 }
 
 struct ipcount_entry *ipcount_find(const struct ipcount *t, const struct ip_addr *a)
 {
-	size_t i;
+	int v6 = is_v6(a);
+	const struct ipcount_tab *tb = &t->tab[v6];
+	struct ipcount_entry *e;
 
-	if (!t->cap)
+	if (!tb->cap)
 		return NULL;
-	i = find_slot(t, a);
-	return t->slots[i].family ? &t->slots[i] : NULL;
+	e = slot_at(tb, v6, find_slot(tb, v6, a));
+	return e->family ? e : NULL;
 }
 
-static int grow(struct ipcount *t)
+static int grow(struct ipcount_tab *t, int v6)
 {
-	size_t ncap = t->cap ? t->cap * 2 : 64;
-	struct ipcount_entry *old = t->slots, *n = calloc(ncap, sizeof(*n));
-	size_t ocap = t->cap;
+	size_t ncap = t->cap ? t->cap * 2 : 64, es = esize_of(v6);
+	struct ipcount_tab n = { .cap = ncap, .len = t->len };
 
-	if (!n)
+	n.slots = calloc(ncap, es);
+	if (!n.slots)
 		return -ENOMEM;
-	t->slots = n;
-	t->cap = ncap;
-	for (size_t i = 0; i < ocap; i++) {
-		const struct ipcount_entry *e = &old[i];
+	for (size_t i = 0; i < t->cap; i++) {
+		const struct ipcount_entry *e = slot_at(t, v6, i);
 		size_t k;
 
 		if (!e->family)
 			continue;
-		k = entry_hash(e->bytes, e->family) & (ncap - 1);
-		while (n[k].family)
+		k = key_hash(e->bytes, v6) & (ncap - 1);
+		while (slot_at(&n, v6, k)->family)
 			k = (k + 1) & (ncap - 1);
-		n[k] = *e;
+		memcpy(slot_at(&n, v6, k), e, es);
 	}
-	free(old);
+	free(t->slots);
+	*t = n;
 	return 0;
 }
 
 struct ipcount_entry *ipcount_get(struct ipcount *t, const struct ip_addr *a)
 {
+	int v6 = is_v6(a);
+	struct ipcount_tab *tb = &t->tab[v6];
 	struct ipcount_entry *e;
-	size_t i;
 
 	/* At most 7/8 full: entries are small, so a longer probe costs less
-	 * than the memory of a table twice the size (100,000 addresses fit
-	 * 131,072 slots, 3 MiB). */
-	if ((t->len + 1) * 8 > t->cap * 7 && grow(t) < 0)
+	 * than the memory of a table twice the size (100,000 IPv4 addresses
+	 * fit 131,072 slots, 1.5 MiB). */
+	if ((tb->len + 1) * 8 > tb->cap * 7 && grow(tb, v6) < 0)
 		return NULL;
-	i = find_slot(t, a);
-	e = &t->slots[i];
+	e = slot_at(tb, v6, find_slot(tb, v6, a));
 	if (!e->family) {
-		memset(e, 0, sizeof(*e));
+		memset(e, 0, esize_of(v6));
 		e->family = (uint8_t)a->family;
-		memcpy(e->bytes, a->bytes, a->family == AF_INET ? 4 : 16);
+		memcpy(e->bytes, a->bytes, alen_of(v6));
+		tb->len++;
 		t->len++;
 	}
 	return e;
@@ -91,36 +103,45 @@ struct ipcount_entry *ipcount_get(struct ipcount *t, const struct ip_addr *a)
 
 void ipcount_del(struct ipcount *t, const struct ip_addr *a)
 {
-	size_t mask, i, j;
+	int v6 = is_v6(a);
+	struct ipcount_tab *tb = &t->tab[v6];
+	size_t mask, i, j, es = esize_of(v6);
 
-	if (!t->cap)
+	if (!tb->cap)
 		return;
-	mask = t->cap - 1;
-	i = find_slot(t, a);
-	if (!t->slots[i].family)
+	mask = tb->cap - 1;
+	i = find_slot(tb, v6, a);
+	if (!slot_at(tb, v6, i)->family)
 		return;
 	/* Backward shift: move later entries of the probe run into the hole. */
-	for (j = (i + 1) & mask; t->slots[j].family; j = (j + 1) & mask) {
-		size_t home = entry_hash(t->slots[j].bytes, t->slots[j].family) & mask;
+	for (j = (i + 1) & mask; slot_at(tb, v6, j)->family; j = (j + 1) & mask) {
+		size_t home = key_hash(slot_at(tb, v6, j)->bytes, v6) & mask;
 
 		if (((j - home) & mask) >= ((j - i) & mask)) {
-			t->slots[i] = t->slots[j];
+			memcpy(slot_at(tb, v6, i), slot_at(tb, v6, j), es);
 			i = j;
 		}
 	}
-	memset(&t->slots[i], 0, sizeof(t->slots[i]));
+	memset(slot_at(tb, v6, i), 0, es);
+	tb->len--;
 	t->len--;
 }
 
 struct ipcount_entry *ipcount_next(const struct ipcount *t, size_t *iter)
 {
-	while (*iter < t->cap) {
-		struct ipcount_entry *e = &t->slots[(*iter)++];
+	/* iter runs over the IPv4 table's slots, then the IPv6 one's. */
+	for (;;) {
+		int v6 = *iter >= t->tab[0].cap;
+		size_t i = v6 ? *iter - t->tab[0].cap : *iter;
+		struct ipcount_entry *e;
 
+		if (v6 && i >= t->tab[1].cap)
+			return NULL;
+		(*iter)++;
+		e = slot_at(&t->tab[v6], v6, i);
 		if (e->family)
 			return e;
 	}
-	return NULL;
 }
 
 void ipcount_entry_addr(const struct ipcount_entry *e, struct ip_addr *out)

@@ -1,7 +1,8 @@
-/* Counts per IP address in a compact open-addressing table (24 bytes an
- * entry, no allocation per address): for sets that follow how many users
- * an address has, such as the hairpin set (one element per endpoint
- * address, whatever the number of services that DNAT to it). */
+/* Counts per IP address in compact open-addressing tables (12 bytes an
+ * IPv4 entry, 24 an IPv6 one, no allocation per address): for sets that
+ * follow how many users an address has, such as the hairpin set (one
+ * element per endpoint address, whatever the number of services that DNAT
+ * to it). */
 #ifndef NFTPROXY_UTIL_IPCOUNT_H
 #define NFTPROXY_UTIL_IPCOUNT_H
 
@@ -12,20 +13,26 @@
 #include "lib/util/ipaddr.h"
 
 struct ipcount_entry {
-	uint8_t bytes[16];
-	uint8_t family;            /* 0 = empty slot; AF_INET / AF_INET6 */
-	uint8_t flag;              /* the caller's (e.g. "in the kernel") */
-	uint16_t pad;
 	int32_t n;
+	uint8_t flag;              /* the caller's (e.g. "in the kernel") */
+	uint8_t family;            /* 0 = empty slot; AF_INET / AF_INET6 */
+	uint16_t pad;
+	uint8_t bytes[];           /* 4 or 16 */
 };
 
-struct ipcount {
-	struct ipcount_entry *slots;
+/* One family's table. */
+struct ipcount_tab {
+	uint8_t *slots;
 	size_t cap;                /* power of two, or 0 */
 	size_t len;
 };
 
-#define IPCOUNT_INIT { NULL, 0, 0 }
+struct ipcount {
+	struct ipcount_tab tab[2]; /* IPv4, IPv6 */
+	size_t len;
+};
+
+#define IPCOUNT_INIT { { { NULL, 0, 0 }, { NULL, 0, 0 } }, 0 }
 
 void ipcount_fini(struct ipcount *t);
 /* The entry of a, or NULL. */

@@ -241,10 +241,10 @@ void fuzz_check_slice(const struct model_slice *s)
 
 		if (ep->n_addrs)
 			check_family(ep->addr.family, "endpoint address");
-		for (size_t j = 0; j < ep->n_hint_zones; j++)
-			FUZZ_CHECK(ep->hint_zones[j], "hint zone %zu", j);
-		for (size_t j = 0; j < ep->n_hint_nodes; j++)
-			FUZZ_CHECK(ep->hint_nodes[j], "hint node %zu", j);
+		for (size_t j = 0; ep->hints && j < ep->hints->n_zones; j++)
+			FUZZ_CHECK(ep->hints->zones[j], "hint zone %zu", j);
+		for (size_t j = 0; ep->hints && j < ep->hints->n_nodes; j++)
+			FUZZ_CHECK(ep->hints->nodes[j], "hint node %zu", j);
 	}
 	for (size_t i = 0; i < s->n_labels; i++)
 		FUZZ_CHECK(s->labels[i].key && s->labels[i].value, "label %zu", i);

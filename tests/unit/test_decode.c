@@ -525,11 +525,12 @@ static void check_full_slice(const struct model_slice *s)
 	CHECK_INT(ep->terminating, TRI_FALSE);
 	CHECK_STR(ep->node_name, "node-a");
 	CHECK_STR(ep->zone, "zone-1");
-	CHECK_INT(ep->n_hint_zones, 2);
-	CHECK_STR(ep->hint_zones[0], "zone-1");
-	CHECK_STR(ep->hint_zones[1], "zone-2");
-	CHECK_INT(ep->n_hint_nodes, 1);
-	CHECK_STR(ep->hint_nodes[0], "node-a");
+	CHECK(ep->hints != NULL);
+	CHECK_INT(ep->hints->n_zones, 2);
+	CHECK_STR(ep->hints->zones[0], "zone-1");
+	CHECK_STR(ep->hints->zones[1], "zone-2");
+	CHECK_INT(ep->hints->n_nodes, 1);
+	CHECK_STR(ep->hints->nodes[0], "node-a");
 
 	/* Absent conditions: ready and serving, not terminating. */
 	ep = &s->endpoints[1];
@@ -543,7 +544,7 @@ static void check_full_slice(const struct model_slice *s)
 	CHECK(!slice_endpoint_terminating(ep));
 	CHECK(ep->node_name == NULL);
 	CHECK(ep->zone == NULL);
-	CHECK_INT(ep->n_hint_zones, 0);
+	CHECK(ep->hints == NULL);
 
 	/* ready: false, serving absent (so not serving either), terminating. */
 	ep = &s->endpoints[2];
