@@ -526,3 +526,25 @@ base=${NS_LIST[0]}
 	printf '\nRaw results appended to %s\n' "$RESULTS"
 } | tee -a "$TMP/table.txt"
 sed 's/^/# /' "$TMP/table.txt" >>"$RESULTS"
+
+# The medians as a TSV beside the raw results, and a plot of connections per
+# second against N when gnuplot is there (tests/bench/dataplane.gp).
+tsv=${RESULTS%.*}.tsv
+{
+	printf 'n'
+	for impl in $IMPLS; do printf '\t%s_conns_per_s\t%s_p50_us\t%s_p99_us' "$impl" "$impl" "$impl"; done
+	printf '\n'
+	for n in "${NS_LIST[@]}"; do
+		printf '%s' "$n"
+		for impl in $IMPLS; do
+			printf '\t%s\t%s\t%s' "$(median "$n" "$impl" conns_per_s)" \
+				"$(median "$n" "$impl" lat_p50_us)" "$(median "$n" "$impl" lat_p99_us)"
+		done
+		printf '\n'
+	done
+} >"$tsv"
+echo "medians: $tsv"
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "tsv='$tsv'; out='${RESULTS%.*}-conns.svg'; impls='$IMPLS'" \
+		"$(dirname "$0")/dataplane.gp" && echo "plot: ${RESULTS%.*}-conns.svg"
+fi
