@@ -604,6 +604,26 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 	return 0;
 }
 
+static int op_elem_cmp(const void *a, const void *b)
+{
+	const struct nft_op *x = a, *y = b;
+	int c = strcmp(x->set, y->set);
+
+	if (c)
+		return c;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
+	return memcmp(x->key, y->key, x->key_len);
+}
+
+void nft_plan_group_elems(struct nft_plan *p)
+{
+	qsort(p->ops[NFT_PH_DEL_ELEMS], p->n_ops[NFT_PH_DEL_ELEMS], sizeof(struct nft_op),
+	      op_elem_cmp);
+	qsort(p->ops[NFT_PH_ADD_ELEMS], p->n_ops[NFT_PH_ADD_ELEMS], sizeof(struct nft_op),
+	      op_elem_cmp);
+}
+
 int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
 {
 	size_t it = 0;

@@ -21,7 +21,7 @@
 /* How many service ports share one LB map, and how far apart their slot
  * ranges are (offset = slot * NFT_LB_STRIDE). See docs/layout.md. */
 #ifndef NFT_LB_PER_MAP
-#define NFT_LB_PER_MAP 4
+#define NFT_LB_PER_MAP 32
 #endif
 #define NFT_LB_MAX_MAPS 1000000u
 

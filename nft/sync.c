@@ -290,6 +290,8 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	full = full || s->need_full;
 	nft_plan_init(&p, s->table, full);
 	r = plan_build(s, m, full, &p, &st.services);
+	if (r >= 0)
+		nft_plan_group_elems(&p);
 	t1 = now_ms();
 	if (r < 0)
 		goto fail;

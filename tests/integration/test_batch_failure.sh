@@ -3,9 +3,10 @@
 # carrying traffic, the error names the service it was about, the daemon
 # retries with backoff, and once the cause is gone the retry converges.
 #
-# The fault: before a fifth service arrives, "someone" creates the LB map
-# it will need (lb-0001; four service ports share a map) with another key
-# type, so the kernel refuses nftproxy's map and then its elements.
+# The fault: service demo/a has 32 ports, which fill LB map lb-0000 (32
+# service ports share a map); before more services arrive, "someone"
+# creates the map they will need, lb-0001, with another key type, so the
+# kernel refuses nftproxy's map and then its elements.
 source "$(dirname "$0")/lib.sh"
 nftp_require
 
@@ -13,8 +14,10 @@ topo_create 2
 pod_serve_all
 
 P="http:80:TCP:8080"
-svc_manifest demo a 10.96.0.10 "" "$P" "1 2" | manifest_put a.yaml
-mapfile -t want_a < <(svc_expect demo a 10.96.0.10 "" "$P" "1 2")
+PA="http:80:TCP:8080"
+for ((k = 1; k < 32; k++)); do PA+=" p$k:$((8000 + k)):TCP:8080"; done
+svc_manifest demo a 10.96.0.10 "" "$PA" "1 2" | manifest_put a.yaml
+mapfile -t want_a < <(svc_expect demo a 10.96.0.10 "" "$PA" "1 2")
 nftproxy_start
 wait_dump "${want_a[@]}"
 
