@@ -155,8 +155,15 @@ EON
 layout=$here/iptables_layout.py
 ipt_flags=(-w 5 --noflush --counters) # kube-proxy's iptables-restore flags
 declare -A ipt_have ipt_gave_up
+# IPT_VARIANTS (default "legacy nft"): which iptables baselines to run; a
+# variant left out gets "-" (its numbers do not depend on nftproxy, so a
+# rerun can keep an earlier run's).
+ipt_variants=${IPT_VARIANTS:-legacy nft}
 for v in legacy nft; do
-	if command -v "iptables-$v-restore" >/dev/null && command -v "iptables-$v-save" >/dev/null; then
+	if [[ " $ipt_variants " != *" $v "* ]]; then
+		ipt_have[$v]=0
+		echo "iptables-$v: not run (IPT_VARIANTS=\"$ipt_variants\"): the ipt_${v}_* columns are \"-\""
+	elif command -v "iptables-$v-restore" >/dev/null && command -v "iptables-$v-save" >/dev/null; then
 		ipt_have[$v]=1
 	else
 		ipt_have[$v]=0
