@@ -618,10 +618,12 @@ static int op_elem_cmp(const void *a, const void *b)
 
 void nft_plan_group_elems(struct nft_plan *p)
 {
-	qsort(p->ops[NFT_PH_DEL_ELEMS], p->n_ops[NFT_PH_DEL_ELEMS], sizeof(struct nft_op),
-	      op_elem_cmp);
-	qsort(p->ops[NFT_PH_ADD_ELEMS], p->n_ops[NFT_PH_ADD_ELEMS], sizeof(struct nft_op),
-	      op_elem_cmp);
+	static const enum nft_phase phases[] = { NFT_PH_DEL_ELEMS, NFT_PH_ADD_ELEMS };
+
+	for (size_t i = 0; i < sizeof(phases) / sizeof(phases[0]); i++)
+		if (p->n_ops[phases[i]] > 1) /* qsort's base may not be NULL */
+			qsort(p->ops[phases[i]], p->n_ops[phases[i]], sizeof(struct nft_op),
+			      op_elem_cmp);
 }
 
 int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
