@@ -128,6 +128,22 @@ static int e_lookup_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
 	return 0;
 }
 
+/* ct KEY & BITS != 0 (ct state new, ct status dnat), in register 1. */
+static int e_ct_bits(struct nftnl_rule *r, uint32_t key, uint32_t bits)
+{
+	struct nftnl_expr *e = ex(r, "ct");
+	uint32_t zero = 0;
+	int ret;
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	if ((ret = e_bitwise(r, NFT_REG_1, bits, 0)) < 0)
+		return ret;
+	return e_cmp(r, NFT_REG_1, NFT_CMP_NEQ, &zero, 4);
+}
+
 /* meta nfproto ipv4|ipv6: what `ip daddr` implies in an inet table. */
 static int e_nfproto(struct nftnl_rule *r, uint8_t family)
 {
@@ -153,20 +169,11 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 	case NFT_RULE_JUMP:
 		/* jump TARGET */
 		return e_verdict(nr, NFT_JUMP, r->target);
-	case NFT_RULE_CT_NEW_JUMP: {
+	case NFT_RULE_CT_NEW_JUMP:
 		/* ct state new jump TARGET */
-		uint32_t zero = 0;
-		struct nftnl_expr *e = ex(nr, "ct");
-
-		if (!e)
-			return -ENOMEM;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		if ((ret = e_bitwise(nr, NFT_REG_1, NF_CT_STATE_BIT(IP_CT_NEW), 0)) < 0 ||
-		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_NEQ, &zero, 4)) < 0)
+		if ((ret = e_ct_bits(nr, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_NEW))) < 0)
 			return ret;
 		return e_verdict(nr, NFT_JUMP, r->target);
-	}
 	case NFT_RULE_DISPATCH: {
 		/* ip daddr . meta l4proto . th dport vmap @SET: each field fills
 		 * whole 32-bit registers, one after the other. */
@@ -236,15 +243,9 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 		/* ct status dnat ip saddr . ip daddr @SET masquerade fully-random:
 		 * a pod that reached itself through a service. */
 		bool v6 = r->family == AF_INET6;
-		uint32_t zero = 0;
-		struct nftnl_expr *e = ex(nr, "ct");
+		struct nftnl_expr *e;
 
-		if (!e)
-			return -ENOMEM;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-		if ((ret = e_bitwise(nr, NFT_REG_1, IPS_DST_NAT, 0)) < 0 ||
-		    (ret = e_cmp(nr, NFT_REG_1, NFT_CMP_NEQ, &zero, 4)) < 0 ||
+		if ((ret = e_ct_bits(nr, NFT_CT_STATUS, IPS_DST_NAT)) < 0 ||
 		    (ret = e_nfproto(nr, r->family)) < 0 ||
 		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 8 : 12, v6 ? 16 : 4,
 				     NFT_REG_1)) < 0 ||
