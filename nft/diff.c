@@ -211,8 +211,8 @@ static bool elem_same(const struct nft_ap_elem *ap, const struct nft_elem_ir *e)
 static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f,
 		     const struct nft_owner *owner, struct nft_elem_ir *e, bool *changed)
 {
-	char id[NFT_ELEM_ID_MAX], setbuf[16], keybuf[128];
-	const char *set = nft_elem_set_name(e, setbuf);
+	char id[NFT_ELEM_ID_MAX], keybuf[128];
+	const char *set = e->set;
 	struct nft_ap_elem *ap;
 	struct nft_op *op;
 	int r;
@@ -390,9 +390,9 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			nft_elem_id(id, alen == 4 ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6,
 				    e->key, e->key_len);
 			for (size_t k = 0; k < f->n_elems; k++) {
-				char nid[NFT_ELEM_ID_MAX], sb[16];
+				char nid[NFT_ELEM_ID_MAX];
 
-				nft_elem_id(nid, nft_elem_set_name(&f->elems[k], sb), f->elems[k].key,
+				nft_elem_id(nid, f->elems[k].set, f->elems[k].key,
 					    f->elems[k].key_len);
 				if (strcmp(nid, id) == 0) {
 					c.any_ep = true;
@@ -657,7 +657,6 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 	struct nft_ap_chain **chains = calloc(f->n_chains ? f->n_chains : 1, sizeof(*chains));
 	struct nft_ap_elem **elems = calloc(f->n_elems ? f->n_elems : 1, sizeof(*elems));
 	size_t nc = 0, ne = 0;
-	char setbuf[16];
 	int r = -ENOMEM;
 
 	if (!chains || !elems)
@@ -686,7 +685,7 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 
 		if (e->refused)
 			continue;
-		r = nft_state_put_elem(s, nft_elem_set_name(e, setbuf), e->key, e->key_len,
+		r = nft_state_put_elem(s, e->set, e->key, e->key_len,
 				       e->chain, &ae);
 		if (r < 0)
 			goto fail;

@@ -11,29 +11,6 @@
 #include "nft/readback.h"
 #include "nft/state.h"
 
-struct rule_note {
-	char *chain;
-	struct nfr_rule_info ri;
-};
-
-static void on_rule(const char *chain, const struct nfr_rule_info *ri, void *data)
-{
-	struct hmap *notes = data;
-	struct rule_note *n;
-
-	if (!ri->lb)
-		return;
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return;
-	n->chain = strdup(chain);
-	n->ri = *ri;
-	if (!n->chain || hmap_put(notes, n->chain, n, NULL) < 0) {
-		free(n->chain);
-		free(n);
-	}
-}
-
 int nft_chain_name_parse(const char *chain, char **ns, char **name, char **port_name)
 {
 	const char *p = strchr(chain, '-'), *s1, *s2, *s3, *end;
@@ -83,10 +60,9 @@ static int ep_cmp(const void *a, const void *b)
 	return c ? c : (int)x->port - (int)y->port;
 }
 
-static int add_service(struct nft_dump *d, const struct hmap *notes, const struct nft_ap_elem *e)
+static int add_service(struct nft_dump *d, const struct nft_ap_elem *e)
 {
 	struct nft_dump_service *svc, *n;
-	const struct rule_note *lb;
 	const struct nft_ap_chain *sc = e->target;
 	uint16_t port;
 	size_t alen;
@@ -106,7 +82,6 @@ static int add_service(struct nft_dump *d, const struct hmap *notes, const struc
 	memcpy(&port, e->key + alen + 4, 2);
 	svc->port = ntohs(port);
 
-	lb = hmap_get(notes, nft_ap_elem_target(e));
 	if (e->comment) {
 		/* "ns/name/proto/port": the chain-name parser takes the same tail. */
 		char buf[600];
@@ -127,11 +102,9 @@ static int add_service(struct nft_dump *d, const struct hmap *notes, const struc
 	if (r < 0)
 		return r;
 	d->n_svcs++;
-	if (!lb || !lb->ri.lb)
-		return 0;
 	/* The endpoints are the values of the ranges of the service's slot
 	 * (readback gives them to the chain whose rule uses the slot). */
-	if (!sc || !sc->lb_n)
+	if (!sc || !sc->has_lb || !sc->lb_n)
 		return 0;
 	svc->eps = calloc(sc->lb_n, sizeof(*svc->eps));
 	if (!svc->eps)
@@ -148,7 +121,6 @@ static int add_service(struct nft_dump *d, const struct hmap *notes, const struc
 
 int nft_dump_read(const char *table, struct nft_dump **out)
 {
-	struct hmap notes = HMAP_INIT;
 	struct nft_state *st = NULL;
 	struct nft_dump *d = NULL;
 	struct nfk *n = NULL;
@@ -162,7 +134,7 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 	r = nft_state_new(&st);
 	if (r < 0)
 		goto out;
-	r = nfr_read(n, table, st, on_rule, &notes);
+	r = nfr_read(n, table, st);
 	if (r < 0)
 		goto out;
 	if (!st->table_exists) {
@@ -183,7 +155,7 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 
 		if (!svc_map)
 			continue;
-		r = add_service(d, &notes, e);
+		r = add_service(d, e);
 		if (r < 0)
 			goto out;
 	}
@@ -192,14 +164,6 @@ int nft_dump_read(const char *table, struct nft_dump **out)
 	d = NULL;
 	r = 0;
 out:
-	it = 0;
-	while (hmap_next(&notes, &it, NULL, &v)) {
-		struct rule_note *rn = v;
-
-		free(rn->chain);
-		free(rn);
-	}
-	hmap_fini(&notes);
 	nft_dump_free(d);
 	nft_state_free(st);
 	nfk_close(n);

@@ -170,11 +170,6 @@ const char *nft_lb_map_name(uint32_t map, char buf[16])
 	return buf;
 }
 
-const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16])
-{
-	return e->set ? e->set : nft_lb_map_name(e->lb_map, buf);
-}
-
 void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
 		     uint8_t proto, uint16_t port)
 {

@@ -96,7 +96,6 @@ struct nft_chain_ir {
  * elements of a fragment: they follow from an svc chain's lb_eps.) */
 struct nft_elem_ir {
 	const char *set;           /* static map name */
-	uint32_t lb_map;           /* unused (0) */
 	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
 	const char *chain;         /* borrowed: a chain of the same fragment, or static */
@@ -138,9 +137,8 @@ int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e);
 /* Copies s into the fragment; the copy lives as long as f. NULL on ENOMEM. */
 const char *nft_frag_strdup(struct nft_frag *f, const char *s);
 
-/* Map name of an element or LB rule: static name or "lb-NNNN" / "lb6-NNNN" into buf[16]. */
+/* Name of an LB map: "lb-NNNN" / "lb6-NNNN" into buf[16]. */
 const char *nft_lb_map_name(uint32_t map, char buf[16]);
-const char *nft_elem_set_name(const struct nft_elem_ir *e, char buf[16]);
 
 /* A hash of what the chain's IR says (hook, rules): equal IR builds equal
  * expressions, so a chain whose IR hash is unchanged needs no rebuild. */

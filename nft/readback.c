@@ -26,8 +26,6 @@
 struct rb {
 	const char *table;
 	struct nft_state *s;
-	void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data);
-	void *data;
 	char **sets;
 	size_t n_sets;
 	const char *cur_set;
@@ -35,8 +33,7 @@ struct rb {
 	bool cur_hairpin;          /* cur_set is a hairpin set: into s->hairpin */
 	struct iv_node *iv;
 	size_t n_iv, cap_iv;
-	struct hmap slots;         /* "lb-NNNN|slot" -> the svc chain using it */
-	struct hmap slot_keys;     /* the same keys -> their storage */
+	struct hmap slots;         /* "lb-NNNN|slot" -> struct slot_ref */
 	uint32_t table_use;
 	int err;
 };
@@ -140,8 +137,6 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 			c->lb_slot = ri.offset / NFT_LB_STRIDE;
 		}
 	}
-	if (rb->on_rule)
-		rb->on_rule(c->name, &ri, rb->data);
 out:
 	nftnl_rule_free(r);
 	return MNL_CB_OK;
@@ -182,6 +177,12 @@ static int comment_cb(const struct nftnl_udata *attr, void *data)
 	return 0;
 }
 
+/* The svc chain whose LB rule uses a slot; the key lives in the value. */
+struct slot_ref {
+	struct nft_ap_chain *chain;
+	char key[];
+};
+
 /* Which svc chain uses which LB slot, from the rules read back. */
 static int index_slots(struct rb *rb)
 {
@@ -191,18 +192,21 @@ static int index_slots(struct rb *rb)
 
 	while (hmap_next(&rb->s->chains, &it, NULL, &v)) {
 		struct nft_ap_chain *c = v;
-		char m[16], *k;
+		struct slot_ref *ref;
+		char m[16], k[48];
 
 		if (!c->has_lb)
 			continue;
-		if (asprintf(&k, "%s|%u", nft_lb_map_name(c->lb_map, m), c->lb_slot) < 0)
+		snprintf(k, sizeof(k), "%s|%u", nft_lb_map_name(c->lb_map, m), c->lb_slot);
+		ref = malloc(sizeof(*ref) + strlen(k) + 1);
+		if (!ref)
 			return -ENOMEM;
-		if ((r = hmap_put(&rb->slot_keys, k, k, NULL)) < 0) {
-			free(k);
+		ref->chain = c;
+		strcpy(ref->key, k);
+		if ((r = hmap_put(&rb->slots, ref->key, ref, NULL)) < 0) {
+			free(ref);
 			return r;
 		}
-		if ((r = hmap_put(&rb->slots, k, c, NULL)) < 0)
-			return r;
 	}
 	return 0;
 }
@@ -250,10 +254,12 @@ static int iv_cmp(const void *a, const void *b)
 /* The svc chain whose LB rule uses slot `slot` of map `set`, if any. */
 static struct nft_ap_chain *slot_chain(struct rb *rb, const char *set, uint32_t slot)
 {
+	const struct slot_ref *ref;
 	char k[48];
 
 	snprintf(k, sizeof(k), "%s|%u", set, slot);
-	return hmap_get(&rb->slots, k);
+	ref = hmap_get(&rb->slots, k);
+	return ref ? ref->chain : NULL;
 }
 
 /* A slot's ranges: if they are exactly the cut nftproxy makes for their
@@ -516,11 +522,9 @@ int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s
 	return 0;
 }
 
-int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
-	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
-	     void *data)
+int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 {
-	struct rb rb = { .table = table, .s = s, .on_rule = on_rule, .data = data };
+	struct rb rb = { .table = table, .s = s };
 	int r;
 
 	r = nfr_table_exists(n, table, &s->table_exists, NULL);
@@ -586,9 +590,8 @@ fail:
 		size_t it = 0;
 		void *v;
 
-		while (hmap_next(&rb.slot_keys, &it, NULL, &v))
+		while (hmap_next(&rb.slots, &it, NULL, &v))
 			free(v);
-		hmap_fini(&rb.slot_keys);
 		hmap_fini(&rb.slots);
 	}
 	return r;

@@ -32,10 +32,9 @@ int nfr_genid(struct nfk *n, uint32_t *genid);
 /* Whether the table's chains are exactly the state's, by name. */
 int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s, bool *match);
 
-/* Fills the empty state s with table `table`. on_rule (may be NULL) sees
- * every rule. Returns 0 (s->table_exists tells whether it exists) or -errno. */
-int nfr_read(struct nfk *n, const char *table, struct nft_state *s,
-	     void (*on_rule)(const char *chain, const struct nfr_rule_info *ri, void *data),
-	     void *data);
+/* Fills the empty state s with table `table`: chains, their LB slots and
+ * endpoints, elements, hairpin addresses. Returns 0 (s->table_exists tells
+ * whether it exists) or -errno. */
+int nfr_read(struct nfk *n, const char *table, struct nft_state *s);
 
 #endif

@@ -274,7 +274,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		r = nft_state_new(&s->state);
 		if (r < 0)
 			return r;
-		r = nfr_read(s->nl, s->table, s->state, NULL, NULL);
+		r = nfr_read(s->nl, s->table, s->state);
 		if (r < 0) {
 			nft_state_free(s->state);
 			s->state = NULL;
