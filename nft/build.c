@@ -160,6 +160,137 @@ static int e_l4proto_is(struct nftnl_rule *r, uint8_t proto)
 	return ret < 0 ? ret : e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &proto, 1);
 }
 
+static int e_imm_data(struct nftnl_rule *r, uint32_t dreg, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = ex(r, "immediate");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+	nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len);
+	return 0;
+}
+
+/* A lookup in a plain set (no value): matches when the key is there. */
+static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	struct nftnl_expr *e = ex(r, "lookup");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+	return 0;
+}
+
+/* ip saddr / ip daddr (ip6 for AF_INET6) into register 1, after the
+ * family check an inet table needs. */
+static int e_addr(struct nftnl_rule *r, uint8_t family, bool src)
+{
+	bool v6 = family == AF_INET6;
+	int ret = e_nfproto(r, family);
+
+	if (ret < 0)
+		return ret;
+	return e_payload(r, NFT_PAYLOAD_NETWORK_HEADER,
+			 src ? (v6 ? 8 : 12) : (v6 ? 24 : 16), v6 ? 16 : 4, NFT_REG_1);
+}
+
+/* ip saddr|daddr ==|!= ADDR/PLEN */
+static int e_prefix(struct nftnl_rule *r, const struct ip_addr *net, uint8_t plen, bool src,
+		    uint32_t op)
+{
+	uint32_t len = net->family == AF_INET6 ? 16 : 4;
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 }, want[16];
+	struct nftnl_expr *e;
+	int ret;
+
+	if ((ret = e_addr(r, (uint8_t)net->family, src)) < 0)
+		return ret;
+	for (uint32_t i = 0; i < len; i++) {
+		int bits = (int)plen - (int)(8 * i);
+
+		mask[i] = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+		want[i] = net->bytes[i] & mask[i];
+	}
+	if (plen < 8 * len) {
+		e = ex(r, "bitwise");
+		if (!e)
+			return -ENOMEM;
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+	}
+	return e_cmp(r, NFT_REG_1, op, want, len);
+}
+
+/* meta mark set meta mark | MARK */
+static int e_mark_or(struct nftnl_rule *r, uint32_t mark)
+{
+	int ret;
+
+	if ((ret = e_meta_load(r, NFT_META_MARK, NFT_REG_1)) < 0 ||
+	    (ret = e_bitwise(r, NFT_REG_1, ~mark, mark)) < 0)
+		return ret;
+	return e_meta_set(r, NFT_META_MARK, NFT_REG_1);
+}
+
+/* fib saddr type local */
+static int e_fib_saddr_local(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = ex(r, "fib");
+	uint32_t local = 2; /* RTN_LOCAL */
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_SADDR);
+	return e_cmp(r, NFT_REG_1, NFT_CMP_EQ, &local, 4);
+}
+
+/* update @SET { ip saddr } meta l4proto PROTO dnat ip to ADDR:PORT: the
+ * tail of the session-affinity rules. */
+static int e_affinity_dnat(struct nftnl_rule *r, const struct nft_rule_ir *ir)
+{
+	bool v6 = ir->family == AF_INET6;
+	uint16_t nport = htons(ir->port);
+	struct nftnl_expr *e;
+	int ret;
+
+	if ((ret = e_addr(r, ir->family, true)) < 0)
+		return ret;
+	e = ex(r, "dynset");
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, ir->set);
+	/* As the kernel reports them back, so fingerprints match. */
+	nftnl_expr_set_u64(e, NFTNL_EXPR_DYNSET_TIMEOUT, 0);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_FLAGS, 0);
+	if ((ret = e_l4proto_is(r, ir->proto)) < 0 ||
+	    (ret = e_imm_data(r, NFT_REG_1, ir->addr.bytes, v6 ? 16 : 4)) < 0 ||
+	    (ret = e_imm_data(r, NFT_REG_2, &nport, 2)) < 0)
+		return ret;
+	e = ex(r, "nat");
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG_2);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
+			   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+	return 0;
+}
+
 static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 {
 	char m[16];
@@ -312,6 +443,79 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 		nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_PORT_UNREACH);
 		return 0;
 	}
+	case NFT_RULE_GOTO:
+		return e_verdict(nr, NFT_GOTO, r->target);
+	case NFT_RULE_MARK:
+		return e_mark_or(nr, r->mark);
+	case NFT_RULE_MASQ_CLUSTER:
+		/* ip daddr @cluster-ips [ip saddr != LOCAL] meta mark set meta mark | MARK */
+		if ((ret = e_addr(nr, r->family, false)) < 0 ||
+		    (ret = e_lookup(nr, NFT_REG_1, r->set)) < 0)
+			return ret;
+		if (r->addr.family &&
+		    (ret = e_prefix(nr, &r->addr, r->plen, true, NFT_CMP_NEQ)) < 0)
+			return ret;
+		return e_mark_or(nr, r->mark);
+	case NFT_RULE_SADDR_GOTO:
+		if ((ret = e_prefix(nr, &r->addr, r->plen, true, NFT_CMP_EQ)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_GOTO, r->target);
+	case NFT_RULE_SADDR_RETURN:
+		if ((ret = e_prefix(nr, &r->addr, r->plen, true, NFT_CMP_EQ)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_RETURN, NULL);
+	case NFT_RULE_FIB_LOCAL_MARK:
+		if ((ret = e_fib_saddr_local(nr)) < 0)
+			return ret;
+		return e_mark_or(nr, r->mark);
+	case NFT_RULE_FIB_LOCAL_GOTO:
+		if ((ret = e_fib_saddr_local(nr)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_GOTO, r->target);
+	case NFT_RULE_NODEPORT_DISPATCH: {
+		/* ip daddr @SET meta l4proto . th dport vmap @MAP: the key is
+		 * registers 9 and 10 (proto, port) after the address check. */
+		if ((ret = e_addr(nr, r->family, false)) < 0 ||
+		    (ret = e_lookup(nr, NFT_REG_1, r->set)) < 0 ||
+		    (ret = e_meta_load(nr, NFT_META_L4PROTO, NFT_REG_1)) < 0 ||
+		    (ret = e_payload(nr, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_01)) < 0)
+			return ret;
+		return e_lookup_vmap(nr, NFT_REG_1, r->target);
+	}
+	case NFT_RULE_DADDR_SET_GOTO:
+		if ((ret = e_addr(nr, r->family, false)) < 0 ||
+		    (ret = e_lookup(nr, NFT_REG_1, r->set)) < 0)
+			return ret;
+		return e_verdict(nr, NFT_GOTO, r->target);
+	case NFT_RULE_DADDR_DROP:
+		if ((ret = e_prefix(nr, &r->addr, r->plen, false, NFT_CMP_EQ)) < 0)
+			return ret;
+		return e_verdict(nr, NF_DROP, NULL);
+	case NFT_RULE_DROP:
+		return e_verdict(nr, NF_DROP, NULL);
+	case NFT_RULE_AFFINITY:
+		/* ip saddr @SET ... */
+		if ((ret = e_addr(nr, r->family, true)) < 0 ||
+		    (ret = e_lookup(nr, NFT_REG_1, r->set)) < 0)
+			return ret;
+		return e_affinity_dnat(nr, r);
+	case NFT_RULE_PICK:
+		if (r->mod > 1) {
+			/* numgen random mod MOD 0: one in MOD of the packets
+			 * that get here (1/n, then 1/(n-1) of the rest, ...). */
+			struct nftnl_expr *e = ex(nr, "numgen");
+			uint32_t zero = 0;
+
+			if (!e)
+				return -ENOMEM;
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, r->mod);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
+			if ((ret = e_cmp(nr, NFT_REG_1, NFT_CMP_EQ, &zero, 4)) < 0)
+				return ret;
+		}
+		return e_affinity_dnat(nr, r);
 	}
 	return -EINVAL;
 }
@@ -400,7 +604,8 @@ static const uint8_t udata_hairpin[] = {
 };
 #define CONCAT2(a, b) (((a) << DT_BITS) | (b))
 
-struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map)
+struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map,
+			       uint32_t timeout_s)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	char m[16];
@@ -451,6 +656,32 @@ struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint3
 		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 32 : 8);
 		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA, udata_hairpin, sizeof(udata_hairpin));
+		break;
+	}
+	case NFT_SET_NODEPORT:
+		/* inet_proto . inet_service : verdict */
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, CONCAT2(DT_INET_PROTOCOL, DT_INET_SERVICE));
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 8);
+		nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, 0);
+		break;
+	case NFT_SET_ADDR4:
+	case NFT_SET_ADDR6:
+	case NFT_SET_AFFINITY4:
+	case NFT_SET_AFFINITY6: {
+		bool v6 = kind == NFT_SET_ADDR6 || kind == NFT_SET_AFFINITY6;
+
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, v6 ? DT_IP6ADDR : DT_IPADDR);
+		nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, v6 ? 16 : 4);
+		if (kind == NFT_SET_AFFINITY4 || kind == NFT_SET_AFFINITY6) {
+			/* flags dynamic, timeout; timeout Ns: filled from the
+			 * packet path (update @set { ip saddr }). */
+			nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+			nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, (uint64_t)timeout_s * 1000);
+		} else {
+			nftnl_set_set_u32(s, NFTNL_SET_FLAGS, 0);
+		}
 		break;
 	}
 	}

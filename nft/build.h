@@ -16,7 +16,9 @@ struct nftnl_set;
 int nfb_rule_build(const char *table, const char *chain, const struct nft_rule_ir *r,
 		   struct nftnl_rule **out);
 struct nftnl_chain *nfb_chain_build(const char *table, const struct nft_chain_ir *c);
-struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map);
+/* timeout_s: affinity sets only. */
+struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint32_t lb_map,
+				uint32_t timeout_s);
 
 /* Fingerprints: a hash of the rules' expressions as libnftnl prints them
  * (handles, positions and table/chain names left out), so a chain read back

@@ -30,7 +30,7 @@ static bool matches(const struct nf_conntrack *ct, const struct nft_ct_flush *r)
 
 	if (nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO) != fam ||
 	    ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) != r->svc_port ||
-	    !addr_is(ct, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, &r->svc))
+	    (!r->any_addr && !addr_is(ct, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, &r->svc)))
 		return false;
 	if (r->any_ep)
 		return true;

@@ -11,6 +11,7 @@
 
 #include "lib/util/log.h"
 #include "nft/build.h"
+#include "nft/compile.h"
 #include "nft/state.h"
 
 void nft_plan_init(struct nft_plan *p, const char *table, bool full)
@@ -32,6 +33,7 @@ void nft_plan_fini(struct nft_plan *p)
 	free(p->frags);
 	free(p->ct);
 	ipcount_fini(&p->hairpin);
+	hmap_strset_free(&p->claimed_sets);
 	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -76,7 +78,7 @@ static bool set_planned(const struct nft_plan *p, const char *name)
 }
 
 static int plan_set(struct nft_plan *p, struct nft_state *s, enum nft_set_kind kind,
-		    const char *name, uint32_t lb_map, const char *owner)
+		    const char *name, uint32_t lb_map, uint32_t timeout_s, const char *owner)
 {
 	struct nft_op *op;
 
@@ -89,6 +91,17 @@ static int plan_set(struct nft_plan *p, struct nft_state *s, enum nft_set_kind k
 		return -ENOMEM;
 	op->set_kind = kind;
 	op->lb_map = lb_map;
+	op->timeout_s = timeout_s;
+	snprintf(op->set, sizeof(op->set), "%s", name);
+	return 0;
+}
+
+static int plan_del_set(struct nft_plan *p, const char *owner, const char *name)
+{
+	struct nft_op *op = op_add(p, NFT_PH_DEL_SETS, NFT_OP_DEL_SET, owner);
+
+	if (!op)
+		return -ENOMEM;
 	snprintf(op->set, sizeof(op->set), "%s", name);
 	return 0;
 }
@@ -102,13 +115,23 @@ int nft_plan_base(struct nft_plan *p, struct nft_state *s)
 		{ NFT_MAP_NO_ENDPOINTS6, NFT_SET_SERVICE6 },
 		{ NFT_NAME_HAIRPIN, NFT_SET_HAIRPIN4 },
 		{ NFT_NAME_HAIRPIN6, NFT_SET_HAIRPIN6 },
+		{ NFT_SET_CLUSTER_IPS, NFT_SET_ADDR4 },
+		{ NFT_SET_CLUSTER_IPS6, NFT_SET_ADDR6 },
+		{ NFT_SET_NODEPORT_IPS, NFT_SET_ADDR4 },
+		{ NFT_SET_NODEPORT_IPS6, NFT_SET_ADDR6 },
+		{ NFT_MAP_NODEPORTS, NFT_SET_NODEPORT },
+		{ NFT_MAP_NODEPORTS6, NFT_SET_NODEPORT },
+		{ NFT_MAP_NO_EP_NODEPORTS, NFT_SET_NODEPORT },
+		{ NFT_MAP_NO_EP_NODEPORTS6, NFT_SET_NODEPORT },
+		{ NFT_MAP_FIREWALL_IPS, NFT_SET_SERVICE4 },
+		{ NFT_MAP_FIREWALL_IPS6, NFT_SET_SERVICE6 },
 	};
 	int r;
 
 	if (!s->table_exists && !op_add(p, NFT_PH_SETS, NFT_OP_ADD_TABLE, ""))
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		r = plan_set(p, s, fixed[i].kind, fixed[i].name, 0, "");
+		r = plan_set(p, s, fixed[i].kind, fixed[i].name, 0, 0, "");
 		if (r < 0)
 			return r;
 	}
@@ -205,7 +228,8 @@ static int plan_del_chain(struct nft_plan *p, const char *owner, const char *nam
 /* Whether the kernel's element already is what the fragment wants. */
 static bool elem_same(const struct nft_ap_elem *ap, const struct nft_elem_ir *e)
 {
-	return !ap->interval && strcmp(nft_ap_elem_target(ap), e->chain ? e->chain : "") == 0;
+	return !ap->interval && strcmp(nft_ap_elem_target(ap), e->chain ? e->chain : "") == 0 &&
+	       ap->comment_hash == nft_comment_hash(e->comment);
 }
 
 static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f,
@@ -354,6 +378,14 @@ static bool chain_has_target(const struct nft_chain_ir *c, const uint8_t *data, 
 	return false;
 }
 
+static bool frag_has_set(const struct nft_frag *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_sets; i++)
+		if (strcmp(f->sets[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static const struct nft_chain_ir *frag_chain(const struct nft_frag *f, const char *name)
 {
 	for (size_t i = 0; i < f->n_chains; i++)
@@ -362,9 +394,50 @@ static const struct nft_chain_ir *frag_chain(const struct nft_frag *f, const cha
 	return NULL;
 }
 
+/* The service map a no-endpoint map's keys would move to. */
+static const char *served_map(const char *set)
+{
+	if (strcmp(set, NFT_MAP_NO_ENDPOINTS) == 0)
+		return NFT_MAP_SERVICE_IPS;
+	if (strcmp(set, NFT_MAP_NO_ENDPOINTS6) == 0)
+		return NFT_MAP_SERVICE_IPS6;
+	if (strcmp(set, NFT_MAP_NO_EP_NODEPORTS) == 0)
+		return NFT_MAP_NODEPORTS;
+	if (strcmp(set, NFT_MAP_NO_EP_NODEPORTS6) == 0)
+		return NFT_MAP_NODEPORTS6;
+	return NULL;
+}
+
+static bool is_nodeport_map(const char *set)
+{
+	return strcmp(set, NFT_MAP_NODEPORTS) == 0 || strcmp(set, NFT_MAP_NODEPORTS6) == 0 ||
+	       strcmp(set, NFT_MAP_NO_EP_NODEPORTS) == 0 || strcmp(set, NFT_MAP_NO_EP_NODEPORTS6) == 0;
+}
+
+/* Flushes the flows of c's endpoints that the fragment's chain of the same
+ * name (if any) no longer DNATs to. */
+static int ct_gone(struct nft_plan *p, struct nft_ct_flush *req, const struct nft_ap_chain *c,
+		   const struct nft_frag *f)
+{
+	const struct nft_chain_ir *now = frag_chain(f, c->name);
+	int r;
+
+	for (uint32_t k = 0; k < c->lb_n; k++) {
+		const uint8_t *d = c->lb_eps + k * c->lb_dlen;
+
+		if (chain_has_target(now, d, c->lb_dlen))
+			continue;
+		nft_data_target_get(d, c->lb_dlen, &req->ep, &req->ep_port);
+		if ((r = ct_push(p, req)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* UDP has no connection to close: a flow keeps its conntrack entry, and so
  * its endpoint, as long as it sends. When an endpoint goes away, or a
- * service that rejected gets endpoints, those entries must go. */
+ * service that rejected gets endpoints, those entries must go: for the
+ * cluster IP, external and load balancer addresses, and node ports. */
 static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			  const struct nft_frag *f)
 {
@@ -373,22 +446,26 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 
 	for (size_t i = 0; i < owner->n_elems; i++) {
 		const struct nft_ap_elem *e = owner->elems[i];
-		const struct nft_ap_chain *svc;
-		const struct nft_chain_ir *now;
+		const struct nft_ap_chain *tc = e->target;
+		const char *served = served_map(e->set);
 		struct nft_ct_flush c = { 0 };
-		size_t alen = e->key_len == 12 ? 4 : 16;
+		bool np = is_nodeport_map(e->set);
+		size_t alen = np ? 0 : e->key_len == 12 ? 4 : 16;
 		uint16_t port;
 
-		if (!is_service_map(e->set) || e->key[alen] != IPPROTO_UDP)
+		if (!np && !is_service_map(e->set))
 			continue;
-		c.svc.family = alen == 4 ? AF_INET : AF_INET6;
+		if (e->key[alen] != IPPROTO_UDP)
+			continue;
+		c.svc.family = np ? (e->set[strlen(e->set) - 1] == '6' ? AF_INET6 : AF_INET)
+				  : alen == 4 ? AF_INET : AF_INET6;
+		c.any_addr = np;
 		memcpy(c.svc.bytes, e->key, alen);
 		memcpy(&port, e->key + alen + 4, 2);
 		c.svc_port = ntohs(port);
-		if (strcmp(nft_ap_elem_target(e), NFT_CHAIN_REJECT) == 0) {
+		if (served) {
 			/* Had no endpoint: does the new fragment give it some? */
-			nft_elem_id(id, alen == 4 ? NFT_MAP_SERVICE_IPS : NFT_MAP_SERVICE_IPS6,
-				    e->key, e->key_len);
+			nft_elem_id(id, served, e->key, e->key_len);
 			for (size_t k = 0; k < f->n_elems; k++) {
 				char nid[NFT_ELEM_ID_MAX];
 
@@ -403,20 +480,26 @@ static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
 			}
 			continue;
 		}
-		/* Flush the flows of the endpoints its chain no longer uses. */
-		svc = e->target;
-		if (!svc || !svc->has_lb)
+		if (!tc)
 			continue;
-		now = frag_chain(f, svc->name);
-		for (uint32_t k = 0; k < svc->lb_n; k++) {
-			const uint8_t *d = svc->lb_eps + k * svc->lb_dlen;
+		if (strncmp(tc->name, NFTC_EXT "-", strlen(NFTC_EXT) + 1) == 0) {
+			/* External traffic's endpoints are those of the service
+			 * port's svc- and local- chains ("KIND-HASH-unit"). */
+			const char *tail = tc->name + strlen(NFTC_EXT);
 
-			if (chain_has_target(now, d, svc->lb_dlen))
-				continue;
-			nft_data_target_get(d, svc->lb_dlen, &c.ep, &c.ep_port);
-			if ((r = ct_push(p, &c)) < 0)
-				return r;
+			for (size_t k = 0; k < owner->n_chains; k++) {
+				const struct nft_ap_chain *oc = owner->chains[k];
+				size_t kl = strncmp(oc->name, NFTC_SVC "-", 4) == 0 ? strlen(NFTC_SVC) :
+					    strncmp(oc->name, NFTC_LOCAL "-", 6) == 0 ? strlen(NFTC_LOCAL) : 0;
+
+				if (kl && strcmp(oc->name + kl, tail) == 0 &&
+				    (r = ct_gone(p, &c, oc, f)) < 0)
+					return r;
+			}
+			continue;
 		}
+		if ((r = ct_gone(p, &c, tc, f)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -549,12 +632,22 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 		nft_frag_free(f);
 		return -ENOMEM;
 	}
+	for (size_t i = 0; i < f->n_sets; i++) {
+		if (!nft_state_has_set(s, f->sets[i].name))
+			changed = true;
+		r = plan_set(p, s, f->sets[i].kind, f->sets[i].name, 0, f->sets[i].timeout_s,
+			     f->owner);
+		if (r < 0)
+			return r;
+		if (p->full && (r = hmap_strset_add(&p->claimed_sets, f->sets[i].name)) < 0)
+			return r;
+	}
 	for (size_t i = 0; i < f->n_chains; i++) {
 		const struct nft_chain_ir *c = &f->chains[i];
 
 		if (c->has_lb) {
 			r = plan_set(p, s, NFT_SET_LB, nft_lb_map_name(c->lb_map, m), c->lb_map,
-				     f->owner);
+				     0, f->owner);
 			if (r < 0)
 				return r;
 		}
@@ -589,6 +682,15 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 				return r;
 			changed = true;
 		}
+	}
+	/* Sets go last: the rules that use them are gone by then. In a full
+	 * plan the strays pass deletes them (no double delete). */
+	for (size_t i = 0; !p->full && owner && i < owner->n_sets; i++) {
+		if (frag_has_set(f, owner->sets[i]) || !nft_state_has_set(s, owner->sets[i]))
+			continue;
+		if ((r = plan_del_set(p, f->owner, owner->sets[i])) < 0)
+			return r;
+		changed = true;
 	}
 	if (changed) {
 		p->n_changed++;
@@ -648,6 +750,14 @@ int nft_plan_strays(struct nft_plan *p, struct nft_state *s)
 		    ((r = plan_del_lb(p, "", c)) < 0 || (r = plan_del_chain(p, "", c->name)) < 0))
 			return r;
 	}
+	it = 0;
+	while (hmap_next(&s->sets, &it, NULL, &v)) {
+		const char *name = v;
+
+		if (strncmp(name, NFT_AFFINITY_PREFIX, strlen(NFT_AFFINITY_PREFIX)) == 0 &&
+		    !hmap_get(&p->claimed_sets, name) && (r = plan_del_set(p, "", name)) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -656,11 +766,17 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 {
 	struct nft_ap_chain **chains = calloc(f->n_chains ? f->n_chains : 1, sizeof(*chains));
 	struct nft_ap_elem **elems = calloc(f->n_elems ? f->n_elems : 1, sizeof(*elems));
-	size_t nc = 0, ne = 0;
+	char **sets = calloc(f->n_sets ? f->n_sets : 1, sizeof(*sets));
+	size_t nc = 0, ne = 0, ns = 0;
 	int r = -ENOMEM;
 
-	if (!chains || !elems)
+	if (!chains || !elems || !sets)
 		goto fail;
+	for (; ns < f->n_sets; ns++) {
+		sets[ns] = strdup(f->sets[ns].name);
+		if (!sets[ns])
+			goto fail;
+	}
 	for (size_t i = 0; i < f->n_chains; i++) {
 		struct nft_ap_chain *c;
 
@@ -691,18 +807,27 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 			goto fail;
 		ae->owner = o;
 		ae->gen = s->gen;
+		ae->comment_hash = nft_comment_hash(e->comment);
 		elems[ne++] = ae;
 	}
 	free(o->chains);
 	free(o->elems);
+	for (size_t i = 0; i < o->n_sets; i++)
+		free(o->sets[i]);
+	free(o->sets);
 	o->chains = chains;
 	o->n_chains = nc;
 	o->elems = elems;
 	o->n_elems = ne;
+	o->sets = sets;
+	o->n_sets = ns;
 	return 0;
 fail:
 	free(chains);
 	free(elems);
+	for (size_t i = 0; sets && i < ns; i++)
+		free(sets[i]);
+	free(sets);
 	return r;
 }
 
@@ -737,6 +862,8 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 		nft_lb_release(&s->lb, op->name);
 		nft_state_del_chain(s, op->name);
 	}
+	for (size_t i = 0; i < p->n_ops[NFT_PH_DEL_SETS]; i++)
+		nft_state_del_set(s, p->ops[NFT_PH_DEL_SETS][i].set);
 	for (size_t i = 0; i < p->n_frags; i++) {
 		const struct nft_frag *f = p->frags[i].frag;
 		struct nft_owner *o;
@@ -751,6 +878,9 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 					o->elems[k]->owner = NULL;
 				free(o->chains);
 				free(o->elems);
+				for (size_t k = 0; k < o->n_sets; k++)
+					free(o->sets[k]);
+				free(o->sets);
 				free(o);
 			}
 			continue;

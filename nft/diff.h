@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/util/hmap.h"
 #include "lib/util/ipcount.h"
 #include "nft/ir.h"
 
@@ -27,10 +28,11 @@ enum nft_op_kind {
 	NFT_OP_DEL_ELEM,
 	NFT_OP_ADD_ELEM,
 	NFT_OP_DEL_CHAIN,
+	NFT_OP_DEL_SET,
 };
 
 enum nft_phase { NFT_PH_SETS, NFT_PH_CHAINS, NFT_PH_RULES, NFT_PH_DEL_ELEMS, NFT_PH_ADD_ELEMS,
-		 NFT_PH_DEL_CHAINS, NFT_PH_COUNT };
+		 NFT_PH_DEL_CHAINS, NFT_PH_DEL_SETS, NFT_PH_COUNT };
 
 struct nft_op {
 	enum nft_op_kind kind;
@@ -40,10 +42,11 @@ struct nft_op {
 	const struct nft_rule_ir *rule;    /* ADD_RULE: built when serialised */
 	enum nft_set_kind set_kind;        /* ADD_SET */
 	uint32_t lb_map;                   /* ADD_SET of an LB map */
+	uint32_t timeout_s;                /* ADD_SET of an affinity set */
 	char set[32];                      /* elements: map name */
 	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
-	const char *target;                /* ADD_ELEM: goto chain, or NULL */
+	const char *target;                /* ADD_ELEM: goto chain, NFT_VERDICT_DROP, or NULL */
 	const char *comment;               /* ADD_ELEM: may be NULL */
 	/* LB elements: the range key..range_end (both ADD and DEL), and for
 	 * ADD the value. */
@@ -57,7 +60,8 @@ struct nft_op {
  * kernel would otherwise keep sending to an endpoint that is gone, or that
  * were rejected before a service had endpoints (kube-proxy does the same). */
 struct nft_ct_flush {
-	struct ip_addr svc;        /* original destination */
+	struct ip_addr svc;        /* original destination (its family always counts) */
+	bool any_addr;             /* any destination address: node ports */
 	uint16_t svc_port;
 	bool any_ep;               /* every flow to svc:svc_port */
 	struct ip_addr ep;         /* else only those DNATed to ep:ep_port */
@@ -84,6 +88,7 @@ struct nft_plan {
 	/* Hairpin set: per endpoint address, how many LB elements DNAT to
 	 * it: a count in a full plan, a change of count otherwise. */
 	struct ipcount hairpin;
+	struct hmap claimed_sets;          /* full plans: fragment set names (owned) */
 	struct arena arena;                /* where the plan's fragments live */
 };
 

@@ -3,6 +3,7 @@
 #ifndef NFTPROXY_NFT_DUMP_H
 #define NFTPROXY_NFT_DUMP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,16 +12,33 @@
 struct nft_dump_endpoint {
 	struct ip_addr ip;
 	uint16_t port;
+	bool local;                    /* in the service port's local- chain (a Local policy) */
 };
 
+/* One service port in one family, as the kernel's maps and chains say.
+ * What the table does not record is derived: the type is LoadBalancer
+ * when a load balancer address is served, NodePort when a node port is,
+ * else ClusterIP. */
 struct nft_dump_service {
 	char *ns, *name, *port_name;   /* port_name is "" for an unnamed port */
 	int family;                    /* AF_INET / AF_INET6 */
 	uint8_t proto;                 /* IPPROTO_* */
-	struct ip_addr ip;
+	struct ip_addr ip;             /* the cluster IP */
 	uint16_t port;
-	struct nft_dump_endpoint *eps; /* sorted by address, port */
-	size_t n_eps;                  /* 0: new connections are rejected */
+	struct nft_dump_endpoint *eps; /* of cluster IP traffic, sorted by address, port */
+	size_t n_eps;                  /* 0: see drops */
+	bool drops;                    /* no endpoint for cluster IP traffic: dropped (a
+					* Local policy), not rejected */
+	const char *type;              /* static: "ClusterIP", "NodePort", "LoadBalancer" */
+	uint16_t node_port;            /* 0: none */
+	struct ip_addr *external_ips;
+	size_t n_external_ips;
+	struct ip_addr *lb_ips;
+	size_t n_lb_ips;
+	bool source_ranges;            /* the load balancer addresses have a firewall */
+	bool external_local;           /* externalTrafficPolicy: Local */
+	bool internal_local;           /* internalTrafficPolicy: Local */
+	uint32_t affinity_timeout;     /* sessionAffinity ClientIP's timeout; 0: none */
 };
 
 struct nft_dump {

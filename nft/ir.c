@@ -63,6 +63,7 @@ void nft_frag_free(struct nft_frag *f)
 	}
 	free(f->chains);
 	free(f->elems);
+	free(f->sets);
 	for (size_t i = 0; i < f->n_strs; i++)
 		free(f->strs[i]);
 	free(f->strs);
@@ -146,6 +147,20 @@ int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e)
 	return 0;
 }
 
+int nft_frag_add_set(struct nft_frag *f, const struct nft_set_ir *s)
+{
+	int r;
+
+	for (size_t i = 0; i < f->n_sets; i++)
+		if (strcmp(f->sets[i].name, s->name) == 0)
+			return 0;
+	r = grow(f->arena, (void **)&f->sets, &f->cap_sets, f->n_sets, sizeof(*f->sets));
+	if (r < 0)
+		return r;
+	f->sets[f->n_sets++] = *s;
+	return 0;
+}
+
 const char *nft_frag_strdup(struct nft_frag *f, const char *s)
 {
 	char **p;
@@ -182,6 +197,23 @@ void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_add
 	key[alen] = proto;
 	memcpy(key + alen + 4, &nport, 2);
 	*len = (uint8_t)(alen + 8);
+}
+
+void nft_key_nodeport(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint8_t proto, uint16_t port)
+{
+	uint16_t nport = htons(port);
+
+	memset(key, 0, NFT_KEY_MAX);
+	key[0] = proto;
+	memcpy(key + 4, &nport, 2);
+	*len = 8;
+}
+
+void nft_key_addr(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip)
+{
+	memset(key, 0, NFT_KEY_MAX);
+	memcpy(key, ip->bytes, ip_addr_len(ip));
+	*len = (uint8_t)ip_addr_len(ip);
 }
 
 void nft_key_u32(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint32_t v)
@@ -250,7 +282,8 @@ static const char *fam_kw(uint8_t family)
 
 int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size)
 {
-	char m[16];
+	char m[16], a[IP_ADDR_STRLEN];
+	int n;
 
 	switch (r->kind) {
 	case NFT_RULE_JUMP:
@@ -279,6 +312,54 @@ int nft_rule_print(const struct nft_rule_ir *r, char *buf, size_t size)
 		return snprintf(buf, size, "meta l4proto tcp reject with tcp reset");
 	case NFT_RULE_REJECT:
 		return snprintf(buf, size, "reject");
+	case NFT_RULE_GOTO:
+		return snprintf(buf, size, "goto %s", r->target);
+	case NFT_RULE_MARK:
+		return snprintf(buf, size, "meta mark set meta mark | 0x%08x", r->mark);
+	case NFT_RULE_MASQ_CLUSTER:
+		if (!r->addr.family)
+			return snprintf(buf, size, "%s daddr @%s meta mark set meta mark | 0x%08x",
+					fam_kw(r->family), r->set, r->mark);
+		return snprintf(buf, size, "%s daddr @%s %s saddr != %s/%u meta mark set meta mark | 0x%08x",
+				fam_kw(r->family), r->set, fam_kw(r->family),
+				ip_addr_fmt(&r->addr, a), r->plen, r->mark);
+	case NFT_RULE_SADDR_GOTO:
+	case NFT_RULE_SADDR_RETURN:
+		n = snprintf(buf, size, "%s saddr %s/%u ", fam_kw(r->family), ip_addr_fmt(&r->addr, a),
+			     r->plen);
+		if (r->kind == NFT_RULE_SADDR_RETURN)
+			return n + snprintf(buf + n, size > (size_t)n ? size - n : 0, "return");
+		return n + snprintf(buf + n, size > (size_t)n ? size - n : 0, "goto %s", r->target);
+	case NFT_RULE_FIB_LOCAL_MARK:
+		return snprintf(buf, size, "fib saddr type local meta mark set meta mark | 0x%08x",
+				r->mark);
+	case NFT_RULE_FIB_LOCAL_GOTO:
+		return snprintf(buf, size, "fib saddr type local goto %s", r->target);
+	case NFT_RULE_NODEPORT_DISPATCH:
+		return snprintf(buf, size, "%s daddr @%s meta l4proto . th dport vmap @%s",
+				fam_kw(r->family), r->set, r->target);
+	case NFT_RULE_DADDR_SET_GOTO:
+		return snprintf(buf, size, "%s daddr @%s goto %s", fam_kw(r->family), r->set,
+				r->target);
+	case NFT_RULE_DADDR_DROP:
+		return snprintf(buf, size, "%s daddr %s/%u drop", fam_kw(r->family),
+				ip_addr_fmt(&r->addr, a), r->plen);
+	case NFT_RULE_DROP:
+		return snprintf(buf, size, "drop");
+	case NFT_RULE_AFFINITY:
+	case NFT_RULE_PICK:
+		ip_addr_fmt(&r->addr, a);
+		if (r->kind == NFT_RULE_AFFINITY)
+			n = snprintf(buf, size, "%s saddr @%s ", fam_kw(r->family), r->set);
+		else if (r->mod > 1)
+			n = snprintf(buf, size, "numgen random mod %u 0 ", r->mod);
+		else
+			n = 0;
+		return n + snprintf(buf + n, size > (size_t)n ? size - n : 0,
+				    "update @%s { %s saddr } meta l4proto %s dnat %s to %s%s%s:%u",
+				    r->set, fam_kw(r->family), proto_name(r->proto), fam_kw(r->family),
+				    r->family == AF_INET6 ? "[" : "", a,
+				    r->family == AF_INET6 ? "]" : "", r->port);
 	}
 	return snprintf(buf, size, "<unknown rule kind %d>", (int)r->kind);
 }
@@ -289,6 +370,15 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size)
 	struct ip_addr ip = { 0 };
 	uint16_t port;
 
+	if (e->key_len == 8) { /* proto . port (node ports) */
+		memcpy(&port, e->key + 4, 2);
+		return snprintf(buf, size, "%s . %u", proto_name(e->key[0]), ntohs(port));
+	}
+	if (e->key_len == 4 || e->key_len == 16) { /* an address */
+		ip.family = e->key_len == 4 ? AF_INET : AF_INET6;
+		memcpy(ip.bytes, e->key, e->key_len);
+		return snprintf(buf, size, "%s", ip_addr_fmt(&ip, a));
+	}
 	ip.family = e->key_len == 12 ? AF_INET : AF_INET6;
 	memcpy(ip.bytes, e->key, ip_addr_len(&ip));
 	memcpy(&port, e->key + ip_addr_len(&ip) + 4, 2);
@@ -304,11 +394,16 @@ uint64_t nft_chain_ir_hash(const struct nft_chain_ir *c)
 	for (size_t i = 0; i < c->n_rules; i++) {
 		const struct nft_rule_ir *r = &c->rules[i];
 		/* Field by field: the struct has padding. */
-		uint32_t v[7] = { r->kind, r->family, r->proto, r->mod, r->offset, r->map, r->mark };
+		uint32_t v[10] = { r->kind, r->family, r->proto, r->mod, r->offset, r->map, r->mark,
+				   r->port, r->plen, (uint32_t)r->addr.family };
 
 		h = hash_fnv1a(v, sizeof(v), h);
+		if (r->addr.family)
+			h = hash_fnv1a(r->addr.bytes, 16, h);
 		if (r->target)
 			h = hash_fnv1a(r->target, strlen(r->target) + 1, h);
+		if (r->set)
+			h = hash_fnv1a(r->set, strlen(r->set) + 1, h);
 		h = hash_fnv1a("|", 1, h);
 	}
 	return h ? h : 1; /* 0 means "not known" (read back) */

@@ -26,6 +26,22 @@
 #define NFT_CHAIN_NO_ENDPOINTS "no-endpoints"
 #define NFT_CHAIN_MASQUERADING "masquerading"
 #define NFT_CHAIN_REJECT "reject-chain"
+#define NFT_CHAIN_FIREWALL "firewall-check"
+#define NFT_CHAIN_CLUSTER_IPS "cluster-ips-check"
+#define NFT_SET_CLUSTER_IPS "cluster-ips"
+#define NFT_SET_CLUSTER_IPS6 "cluster-ips6"
+#define NFT_SET_NODEPORT_IPS "nodeport-ips"
+#define NFT_SET_NODEPORT_IPS6 "nodeport-ips6"
+#define NFT_MAP_NODEPORTS "service-nodeports"
+#define NFT_MAP_NODEPORTS6 "service-nodeports6"
+#define NFT_MAP_NO_EP_NODEPORTS "no-endpoint-nodeports"
+#define NFT_MAP_NO_EP_NODEPORTS6 "no-endpoint-nodeports6"
+#define NFT_MAP_FIREWALL_IPS "firewall-ips"
+#define NFT_MAP_FIREWALL_IPS6 "firewall-ips6"
+
+/* An element's verdict when it is `drop` rather than `goto CHAIN` (no
+ * chain name starts with '@'). */
+#define NFT_VERDICT_DROP "@drop"
 
 /* Longest key we use: ipv6_addr . ipv6_addr (hairpin6); each field of a
  * concatenation is padded to 4 bytes as the kernel's registers are. */
@@ -58,6 +74,35 @@ enum nft_rule_kind {
 	NFT_RULE_REJECT_TCP,
 	/* reject   (icmpx port-unreachable) */
 	NFT_RULE_REJECT,
+	/* goto TARGET */
+	NFT_RULE_GOTO,
+	/* meta mark set meta mark | MARK */
+	NFT_RULE_MARK,
+	/* ip daddr @SET [ip saddr != ADDR/PLEN] meta mark set meta mark | MARK
+	 * (no saddr match when addr.family is 0: --masquerade-all) */
+	NFT_RULE_MASQ_CLUSTER,
+	/* ip saddr ADDR/PLEN goto TARGET */
+	NFT_RULE_SADDR_GOTO,
+	/* ip saddr ADDR/PLEN return */
+	NFT_RULE_SADDR_RETURN,
+	/* fib saddr type local meta mark set meta mark | MARK */
+	NFT_RULE_FIB_LOCAL_MARK,
+	/* fib saddr type local goto TARGET */
+	NFT_RULE_FIB_LOCAL_GOTO,
+	/* ip daddr @SET meta l4proto . th dport vmap @TARGET */
+	NFT_RULE_NODEPORT_DISPATCH,
+	/* ip daddr @SET goto TARGET */
+	NFT_RULE_DADDR_SET_GOTO,
+	/* ip daddr ADDR/PLEN drop */
+	NFT_RULE_DADDR_DROP,
+	/* drop */
+	NFT_RULE_DROP,
+	/* Session affinity, per endpoint ADDR:PORT with its set SET:
+	 *   ip saddr @SET update @SET { ip saddr } meta l4proto PROTO dnat ip to ADDR:PORT */
+	NFT_RULE_AFFINITY,
+	/* The draw among n endpoints, rule i of n (mod = n - i, 1 for the last):
+	 *   [numgen random mod MOD 0] update @SET { ip saddr } meta l4proto PROTO dnat ip to ADDR:PORT */
+	NFT_RULE_PICK,
 };
 
 struct nft_rule_ir {
@@ -67,7 +112,12 @@ struct nft_rule_ir {
 	uint32_t mod, offset;      /* LB */
 	uint32_t map;              /* LB: map id (NFT_LB_V6 | number for lb6-NNNN) */
 	uint32_t mark;
-	const char *target;        /* JUMP / DISPATCH / HAIRPIN: static chain or set name */
+	const char *target;        /* JUMP / GOTO / DISPATCH / HAIRPIN: chain or map name
+				    * (static, or a chain name of the same fragment) */
+	const char *set;           /* a set the rule looks up (static or the fragment's) */
+	struct ip_addr addr;       /* prefix matches (with plen), DNAT targets (with port) */
+	uint16_t port;
+	uint8_t plen;
 };
 
 enum nft_hook { NFT_HOOK_NONE = 0, NFT_HOOK_PREROUTING, NFT_HOOK_INPUT, NFT_HOOK_FORWARD,
@@ -98,13 +148,26 @@ struct nft_elem_ir {
 	const char *set;           /* static map name */
 	uint8_t key[NFT_KEY_MAX];
 	uint8_t key_len;
-	const char *chain;         /* borrowed: a chain of the same fragment, or static */
+	/* borrowed: a chain of the same fragment, a static one, NFT_VERDICT_DROP,
+	 * or NULL for an element of a plain set (no value) */
+	const char *chain;
 	const char *comment;       /* borrowed from the fragment: "ns/name/proto/port" */
 	bool refused;              /* the key is another service's: not ours to claim */
 };
 
 enum nft_set_kind { NFT_SET_SERVICE4, NFT_SET_SERVICE6, NFT_SET_LB, NFT_SET_HAIRPIN4,
-		    NFT_SET_HAIRPIN6 };
+		    NFT_SET_HAIRPIN6,
+		    NFT_SET_NODEPORT,          /* inet_proto . inet_service : verdict */
+		    NFT_SET_ADDR4, NFT_SET_ADDR6,  /* plain address sets */
+		    NFT_SET_AFFINITY4, NFT_SET_AFFINITY6, /* dynamic, with a timeout */
+};
+
+/* A set a fragment owns: a session-affinity set of one endpoint. */
+struct nft_set_ir {
+	char name[32];
+	enum nft_set_kind kind;
+	uint32_t timeout_s;
+};
 
 /* A fragment: the objects one owner (a service "ns/name", or the table's
  * skeleton "") puts into the table. Owns its chains and elements. */
@@ -115,6 +178,8 @@ struct nft_frag {
 	size_t n_chains, cap_chains;
 	struct nft_elem_ir *elems;
 	size_t n_elems, cap_elems;
+	struct nft_set_ir *sets;
+	size_t n_sets, cap_sets;
 	char **strs;               /* strings elements borrow */
 	size_t n_strs;
 };
@@ -134,6 +199,9 @@ int nft_chain_set_lb_n(struct nft_chain_ir *c, uint32_t n, uint8_t dlen);
  * fragment: pass the index with nft_frag_chain_name after all chains are added). */
 int nft_frag_add_elem(struct nft_frag *f, const struct nft_elem_ir *e);
 
+/* Adds set s unless the fragment has one of that name. Returns 0 or -ENOMEM. */
+int nft_frag_add_set(struct nft_frag *f, const struct nft_set_ir *s);
+
 /* Copies s into the fragment; the copy lives as long as f. NULL on ENOMEM. */
 const char *nft_frag_strdup(struct nft_frag *f, const char *s);
 
@@ -152,6 +220,10 @@ int nft_elem_key_print(const struct nft_elem_ir *e, char *buf, size_t size);
 /* Service map keys. */
 void nft_key_service(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip,
 		     uint8_t proto, uint16_t port);
+/* Node port map keys: PROTO . PORT. */
+void nft_key_nodeport(uint8_t key[NFT_KEY_MAX], uint8_t *len, uint8_t proto, uint16_t port);
+/* Plain address set keys. */
+void nft_key_addr(uint8_t key[NFT_KEY_MAX], uint8_t *len, const struct ip_addr *ip);
 /* LB slots hold NFT_LB_STRIDE numgen values each (offset = slot * stride);
  * endpoint i of n gets [*lo, *hi]: n ranges that differ in size by at most
  * one value, so each endpoint gets 1/n of new connections to within 1e-6. */

@@ -157,9 +157,22 @@ static int put_table(struct batch_ctx *c, const struct nft_op *op)
 
 static int put_set(struct batch_ctx *c, const struct nft_op *op)
 {
-	struct nftnl_set *s = nfb_set_build(c->table, op->set_kind, op->lb_map);
+	struct nftnl_set *s;
 	struct nlmsghdr *nlh;
 
+	if (op->kind == NFT_OP_DEL_SET) {
+		s = nftnl_set_alloc();
+		if (!s)
+			return -ENOMEM;
+		nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+		nftnl_set_set_str(s, NFTNL_SET_TABLE, c->table);
+		nftnl_set_set_str(s, NFTNL_SET_NAME, op->set);
+		nlh = msg_begin(c, NFT_MSG_DELSET, 0);
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		nftnl_set_free(s);
+		return msg_end(c, op, 1);
+	}
+	s = nfb_set_build(c->table, op->set_kind, op->lb_map, op->timeout_s);
 	if (!s)
 		return -ENOMEM;
 	nftnl_set_set_str(s, NFTNL_SET_NAME, op->set);
@@ -274,7 +287,9 @@ static int put_elems(struct batch_ctx *c, const struct nft_op *ops, size_t n)
 				return -ENOMEM;
 			}
 			nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, ops[i].key, ops[i].key_len);
-			if (add && ops[i].target) {
+			if (add && ops[i].target && strcmp(ops[i].target, NFT_VERDICT_DROP) == 0) {
+				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NF_DROP);
+			} else if (add && ops[i].target) {
 				nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
 				nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, ops[i].target);
 			} else if (add && ops[i].data_len) {
@@ -317,7 +332,8 @@ static int put_op(struct batch_ctx *c, const struct nft_op *op)
 {
 	switch (op->kind) {
 	case NFT_OP_ADD_TABLE: return put_table(c, op);
-	case NFT_OP_ADD_SET: return put_set(c, op);
+	case NFT_OP_ADD_SET:
+	case NFT_OP_DEL_SET: return put_set(c, op);
 	case NFT_OP_ADD_CHAIN:
 	case NFT_OP_DEL_CHAIN: return put_chain(c, op);
 	case NFT_OP_FLUSH_CHAIN:
@@ -333,6 +349,7 @@ static const char *op_verb(enum nft_op_kind k)
 	switch (k) {
 	case NFT_OP_ADD_TABLE: return "add table";
 	case NFT_OP_ADD_SET: return "add map";
+	case NFT_OP_DEL_SET: return "delete set";
 	case NFT_OP_ADD_CHAIN: return "add chain";
 	case NFT_OP_FLUSH_CHAIN: return "flush chain";
 	case NFT_OP_ADD_RULE: return "add rule to chain";
@@ -381,7 +398,7 @@ static void report_error(struct batch_ctx *c, const struct nlmsghdr *nlh, int er
 	}
 	if (op->kind == NFT_OP_ADD_ELEM || op->kind == NFT_OP_DEL_ELEM)
 		snprintf(what, sizeof(what), "%s %s (%u elements)", op_verb(op->kind), op->set, count);
-	else if (op->kind == NFT_OP_ADD_SET)
+	else if (op->kind == NFT_OP_ADD_SET || op->kind == NFT_OP_DEL_SET)
 		snprintf(what, sizeof(what), "%s %s", op_verb(op->kind), op->set);
 	else
 		snprintf(what, sizeof(what), "%s %s", op_verb(op->kind), op->name ? op->name : c->table);

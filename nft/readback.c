@@ -92,7 +92,25 @@ static int decode_expr(struct nftnl_expr *e, void *data)
 	struct nfr_rule_info *ri = data;
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
 
-	if (strcmp(name, "numgen") == 0) {
+	if (strcmp(name, "lookup") == 0 && !nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_DREG)) {
+		ri->plain_lookup = true;
+	} else if (strcmp(name, "dynset") == 0) {
+		ri->dynset = true;
+	} else if (strcmp(name, "nat") == 0) {
+		ri->nat = true;
+	} else if (strcmp(name, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA)) {
+		uint32_t len, reg = nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG);
+		const void *d = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+		uint16_t nport;
+
+		if (reg == NFT_REG_1 && (len == 4 || len == 16)) {
+			ri->addr.family = len == 4 ? AF_INET : AF_INET6;
+			memcpy(ri->addr.bytes, d, len);
+		} else if (reg == NFT_REG_2 && len >= 2) {
+			memcpy(&nport, d, 2);
+			ri->port = ntohs(nport);
+		}
+	} else if (strcmp(name, "numgen") == 0) {
 		ri->lb = true;
 		ri->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
 		ri->offset = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_OFFSET);
@@ -107,6 +125,7 @@ void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out)
 {
 	memset(out, 0, sizeof(*out));
 	nftnl_expr_foreach((struct nftnl_rule *)r, decode_expr, out);
+	out->pick = out->dynset && out->nat && !out->plain_lookup && out->addr.family;
 }
 
 static int rule_cb(const struct nlmsghdr *nlh, void *data)
@@ -129,6 +148,24 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 	nfr_rule_decode(r, &ri);
 	uint32_t map;
 
+	if (ri.pick) {
+		/* Affinity draws come in endpoint order: the chain's endpoints. */
+		uint8_t d[NFT_DATA_MAX], dlen;
+		uint8_t *eps;
+
+		nft_data_target(d, &dlen, &ri.addr, ri.port);
+		if (c->lb_n && c->lb_dlen != dlen)
+			goto out;
+		eps = realloc(c->lb_eps, (size_t)(c->lb_n + 1) * dlen);
+		if (!eps) {
+			rb->err = -ENOMEM;
+			goto out;
+		}
+		memcpy(eps + (size_t)c->lb_n * dlen, d, dlen);
+		c->lb_eps = eps;
+		c->lb_n++;
+		c->lb_dlen = dlen;
+	}
 	if (ri.lb && nft_lb_map_parse(ri.set, &map) == 0) {
 		if (ri.offset % NFT_LB_STRIDE == 0 &&
 		    nft_lb_claim(&rb->s->lb, c->name, map, ri.offset / NFT_LB_STRIDE) == 0) {
@@ -368,6 +405,10 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		const char *target = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) ?
 			nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN) : "";
+
+		if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT) &&
+		    (int)nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT) == NF_DROP)
+			target = NFT_VERDICT_DROP;
 		int r;
 
 		struct nft_ap_elem *ae;
@@ -409,6 +450,7 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 			free(ae->comment);
 			ae->comment = NULL;
 			nftnl_udata_parse(u, ulen, comment_cb, &ae->comment);
+			ae->comment_hash = nft_comment_hash(ae->comment);
 		}
 	}
 	nftnl_set_elems_iter_destroy(it);
@@ -566,6 +608,10 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 		r = nft_state_add_set(s, rb.sets[i]);
 		if (r < 0)
 			goto fail;
+		/* An affinity set's elements are the kernel's (clients seen),
+		 * not ours to diff. */
+		if (strncmp(rb.sets[i], NFT_AFFINITY_PREFIX, strlen(NFT_AFFINITY_PREFIX)) == 0)
+			continue;
 		rb.cur_set = rb.sets[i];
 		rb.cur_lb = nft_lb_map_parse(rb.sets[i], &(uint32_t){ 0 }) == 0;
 		rb.cur_hairpin = strcmp(rb.sets[i], NFT_NAME_HAIRPIN) == 0 ||

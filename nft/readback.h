@@ -18,6 +18,13 @@ struct nfr_rule_info {
 	bool lb;                   /* dnat to numgen random mod MOD offset OFFSET map @SET */
 	uint32_t mod, offset;
 	char set[32];
+	/* update @SET { ip saddr } ... dnat to ADDR:PORT without a set lookup
+	 * first: a session-affinity service's draw (NFT_RULE_PICK), whose
+	 * target is one of the chain's endpoints. */
+	bool pick;
+	bool plain_lookup, dynset, nat;
+	struct ip_addr addr;
+	uint16_t port;
 };
 
 void nfr_rule_decode(const struct nftnl_rule *r, struct nfr_rule_info *out);

@@ -1,5 +1,7 @@
 #include "nft/state.h"
 
+#include "lib/util/hash.h"
+
 #include <errno.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -27,6 +29,9 @@ static void owner_free(struct nft_owner *o)
 		return;
 	free(o->chains);
 	free(o->elems);
+	for (size_t i = 0; i < o->n_sets; i++)
+		free(o->sets[i]);
+	free(o->sets);
 	free(o);
 }
 
@@ -85,14 +90,8 @@ void nft_state_free(struct nft_state *s)
 
 		free(sl);
 	}
-	it = 0;
-	while (hmap_next(&s->sets, &it, NULL, &v))
-		free(v);
-	hmap_fini(&s->sets);
-	it = 0;
-	while (hmap_next(&s->blocked, &it, NULL, &v))
-		free(v);
-	hmap_fini(&s->blocked);
+	hmap_strset_free(&s->sets);
+	hmap_strset_free(&s->blocked);
 	hmap_fini(&s->chains);
 	hmap_fini(&s->elems);
 	hmap_fini(&s->owners);
@@ -228,7 +227,8 @@ int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 
 	if (r < 0)
 		return r;
-	e->target = target ? hmap_get(&s->chains, target) : NULL;
+	e->drop = target && strcmp(target, NFT_VERDICT_DROP) == 0;
+	e->target = target && !e->drop ? hmap_get(&s->chains, target) : NULL;
 	if (out)
 		*out = e;
 	return 0;
@@ -252,8 +252,20 @@ int nft_state_put_range(struct nft_state *s, const char *set, const uint8_t *key
 	return 0;
 }
 
+uint32_t nft_comment_hash(const char *comment)
+{
+	uint64_t h;
+
+	if (!comment || !*comment)
+		return 0;
+	h = hash_fnv1a(comment, strlen(comment), 0);
+	return (uint32_t)(h ^ (h >> 32)) | 1;
+}
+
 const char *nft_ap_elem_target(const struct nft_ap_elem *e)
 {
+	if (e->drop)
+		return NFT_VERDICT_DROP;
 	return e->target ? e->target->name : "";
 }
 
@@ -280,6 +292,11 @@ bool nft_state_has_set(const struct nft_state *s, const char *name)
 int nft_state_add_set(struct nft_state *s, const char *name)
 {
 	return hmap_strset_add(&s->sets, name);
+}
+
+void nft_state_del_set(struct nft_state *s, const char *name)
+{
+	free(hmap_del(&s->sets, name));
 }
 
 struct nft_owner *nft_state_owner(struct nft_state *s, const char *key)

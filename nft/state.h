@@ -56,12 +56,14 @@ struct nft_ap_elem {
 	struct nft_ap_chain *target;
 	struct nft_owner *owner;
 	char *comment;             /* only when read back: the element's comment */
+	uint32_t comment_hash;     /* nft_comment_hash of its comment, kept always */
 	uint32_t gen;              /* last plan that claimed it */
 	/* LB map elements: the range key..range_end and its DNAT target. */
 	uint32_t range_end;
 	uint8_t key_len;
 	uint8_t data_len;
 	bool interval;
+	bool drop;                 /* verdict drop (target is NULL) */
 	char id[];                 /* "set|hexkey", the map key; then set, key, data */
 };
 
@@ -70,6 +72,8 @@ struct nft_owner {
 	size_t n_chains;
 	struct nft_ap_elem **elems;
 	size_t n_elems;
+	char **sets;               /* owned names of the sets it owns (affinity) */
+	size_t n_sets;
 	char key[];                /* "ns/name", "" for the skeleton */
 };
 
@@ -126,6 +130,9 @@ int nft_state_put_elem(struct nft_state *s, const char *set, const uint8_t *key,
 int nft_state_put_range(struct nft_state *s, const char *set, const uint8_t *key,
 			uint32_t range_end, const uint8_t *data, size_t data_len,
 			struct nft_ap_elem **out);
+/* A comment's hash (0 for none): comments carry the policies a dump shows,
+ * so a changed comment is a changed element. */
+uint32_t nft_comment_hash(const char *comment);
 /* The name of the chain an element goes to, or "" if none. */
 const char *nft_ap_elem_target(const struct nft_ap_elem *e);
 void nft_state_del_elem(struct nft_state *s, const char *id);
@@ -135,6 +142,10 @@ int nft_state_block(struct nft_state *s, const char *owner);
 /* Maps known to exist. */
 bool nft_state_has_set(const struct nft_state *s, const char *name);
 int nft_state_add_set(struct nft_state *s, const char *name);
+void nft_state_del_set(struct nft_state *s, const char *name);
+/* Prefix of the names of the sets fragments own (one per endpoint of a
+ * service with session affinity). */
+#define NFT_AFFINITY_PREFIX "aff-"
 struct nft_owner *nft_state_owner(struct nft_state *s, const char *key);
 int nft_state_owner_get(struct nft_state *s, const char *key, struct nft_owner **out);
 

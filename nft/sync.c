@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/model/store.h"
+#include "lib/util/ifaddr.h"
 #include "lib/util/log.h"
 #include "nft/compile.h"
 #include "nft/conntrack.h"
@@ -20,6 +21,11 @@
 struct nft_sync {
 	char table[64];
 	struct nftc_config ccfg;
+	bool nodeport_primary;
+	struct svc_prefix nodeport_cidrs[NFTC_MAX_CIDRS];
+	size_t n_nodeport_cidrs;
+	unsigned node_gen;         /* the model's node generation the skeleton follows */
+	bool warned_no_node;
 	struct nfk *nl;
 	struct nft_state *state;   /* NULL: unknown, read it back first */
 	struct hmap pending;       /* owned keys of services not yet applied */
@@ -63,7 +69,13 @@ int nft_sync_new(const struct nft_sync_config *cfg, struct nft_sync **out)
 	if (!s)
 		return -ENOMEM;
 	snprintf(s->table, sizeof(s->table), "%s", cfg->table ? cfg->table : "nftproxy");
-	s->ccfg.masq_mark = cfg->masq_mark ? cfg->masq_mark : 0x4000;
+	s->ccfg = cfg->compile;
+	if (!s->ccfg.masq_mark)
+		s->ccfg.masq_mark = 0x4000;
+	s->nodeport_primary = cfg->nodeport_primary;
+	s->n_nodeport_cidrs = cfg->n_nodeport_cidrs < NFTC_MAX_CIDRS ? cfg->n_nodeport_cidrs
+								     : NFTC_MAX_CIDRS;
+	memcpy(s->nodeport_cidrs, cfg->nodeport_cidrs, sizeof(s->nodeport_cidrs));
 	r = nfk_open(&s->nl);
 	if (r < 0) {
 		free(s);
@@ -146,10 +158,72 @@ static int plan_service_cb(const struct model_service *svc, void *data)
 	return plan_key(c->s, c->m, c->p, key);
 }
 
+/* The addresses that accept node ports: the Node's first address of each
+ * family (kube-proxy's "primary"), or this host's inside the CIDRs. Read
+ * at every skeleton compile, as kube-proxy does at every full sync. */
+static int nodeport_addrs(struct nft_sync *s, const struct model *m, struct ip_addr **out)
+{
+	const struct model_node *node = model_node_get(m);
+	struct ip_addr nets[NFTC_MAX_CIDRS];
+	uint8_t lens[NFTC_MAX_CIDRS];
+	struct ip_addr *a;
+	int k = 0;
+
+	*out = NULL;
+	if (!s->nodeport_primary) {
+		for (size_t i = 0; i < s->n_nodeport_cidrs; i++) {
+			nets[i] = s->nodeport_cidrs[i].addr;
+			lens[i] = s->nodeport_cidrs[i].len;
+		}
+		return ifaddr_in(nets, lens, s->n_nodeport_cidrs, out);
+	}
+	if (!node || !node->n_addrs) {
+		if (!s->warned_no_node)
+			log_warn("this node's addresses are not known yet (no Node %s): node ports "
+				 "are not served until it is, or set --nodeport-addresses",
+				 s->ccfg.node_name ? s->ccfg.node_name : "");
+		s->warned_no_node = true;
+		return 0;
+	}
+	s->warned_no_node = false;
+	a = calloc(2, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	for (size_t i = 0; i < node->n_addrs && k < 2; i++) {
+		bool have = false;
+
+		for (int j = 0; j < k; j++)
+			have = have || a[j].family == node->addrs[i].family;
+		if (!have && node->addrs[i].family)
+			a[k++] = node->addrs[i];
+	}
+	*out = a;
+	return k;
+}
+
+static int plan_skeleton(struct nft_sync *s, const struct model *m, struct nft_plan *p)
+{
+	struct nft_frag *skel;
+	struct ip_addr *np;
+	int n, r;
+
+	n = nodeport_addrs(s, m, &np);
+	if (n < 0) {
+		log_error_errno(n, "Could not list this host's addresses for node ports; serving "
+				   "node ports on none of them until the next sync");
+		n = 0;
+	}
+	r = nftc_skeleton(&s->ccfg, m, np, (size_t)n, &skel);
+	free(np);
+	if (r < 0)
+		return r;
+	s->node_gen = model_node_gen(m);
+	return nft_plan_frag(p, s->state, skel);
+}
+
 static int plan_build(struct nft_sync *s, const struct model *m, bool full, struct nft_plan *p,
 		      size_t *services)
 {
-	struct nft_frag *skel;
 	size_t it = 0;
 	const char *key;
 	int r;
@@ -160,10 +234,7 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 	if (full) {
 		struct full_ctx c = { .s = s, .m = m, .p = p };
 
-		r = nftc_skeleton(&s->ccfg, &skel);
-		if (r < 0)
-			return r;
-		r = nft_plan_frag(p, s->state, skel);
+		r = plan_skeleton(s, m, p);
 		if (r < 0)
 			return r;
 		r = model_service_foreach(m, plan_service_cb, &c);
@@ -192,6 +263,8 @@ static int plan_build(struct nft_sync *s, const struct model *m, bool full, stru
 		return nft_plan_strays(p, s->state);
 	}
 	*services = s->pending.len;
+	if (model_node_gen(m) != s->node_gen && (r = plan_skeleton(s, m, p)) < 0)
+		return r;
 	while (hmap_next(&s->pending, &it, &key, NULL)) {
 		r = plan_key(s, m, p, key);
 		if (r < 0)

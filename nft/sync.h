@@ -12,12 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nft/compile.h"
+
 struct model;
 struct nft_sync;
 
 struct nft_sync_config {
 	const char *table;         /* "nftproxy" or "nftproxy-<cluster>" */
-	uint32_t masq_mark;        /* default 0x4000 */
+	/* What the rules depend on besides the model (masq_mark 0 means
+	 * 0x4000). Strings are borrowed for the life of the sync. */
+	struct nftc_config compile;
+	/* --nodeport-addresses: the Node's primary addresses (the first of
+	 * each family), or this host's addresses inside these CIDRs. */
+	bool nodeport_primary;
+	struct svc_prefix nodeport_cidrs[NFTC_MAX_CIDRS];
+	size_t n_nodeport_cidrs;
 };
 
 struct nft_sync_stats {

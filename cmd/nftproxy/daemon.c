@@ -19,7 +19,9 @@
 #include "lib/kube/kubeconfig.h"
 #include "lib/model/store.h"
 #include "lib/source/source.h"
+#include "lib/model/categorize.h"
 #include "lib/util/log.h"
+#include "lib/util/svchealth.h"
 #include "nft/sync.h"
 
 struct daemon {
@@ -34,6 +36,7 @@ struct daemon {
 
 	struct model *model;
 	struct nft_sync *sync;
+	struct svchealth *health;  /* healthCheckNodePort servers */
 	struct msrc *src;          /* --manifests */
 	struct kapi *api;          /* or the API */
 	bool source_ready;         /* the source holds a complete model: syncs may run */
@@ -51,6 +54,56 @@ struct daemon {
 };
 
 static void on_sync_timer(uv_timer_t *t);
+
+struct health_ctx {
+	struct daemon *d;
+	struct svchealth_service *v;
+	size_t n, cap;
+};
+
+static int health_cb(const struct model_service *svc, void *data)
+{
+	struct health_ctx *c = data;
+
+	/* kube-proxy serves a health check node port for the services whose
+	 * external traffic goes to local endpoints only. */
+	if (!svc->health_check_node_port || svc->external_policy != SVC_POLICY_LOCAL ||
+	    model_service_ignored(svc) || !model_service_external(svc, 0))
+		return 0;
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 16;
+		struct svchealth_service *v = realloc(c->v, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->v = v;
+		c->cap = ncap;
+	}
+	c->v[c->n++] = (struct svchealth_service){
+		.ns = svc->ns, .name = svc->name,
+		.health_check_node_port = svc->health_check_node_port,
+		.local_endpoints = (unsigned)model_local_ready(c->d->model, svc, c->d->cfg->node_name),
+	};
+	return 0;
+}
+
+/* After a sync: the health check node ports follow the services and their
+ * local endpoints (kube-proxy updates them after each sync too). */
+static void health_update(struct daemon *d)
+{
+	struct health_ctx c = { .d = d };
+	int r;
+
+	if (!d->health)
+		return;
+	r = model_service_foreach(d->model, health_cb, &c);
+	if (r == 0)
+		r = svchealth_sync(d->health, c.v, c.n);
+	if (r < 0)
+		log_error_errno(r, "Could not update the health check node ports; the next sync "
+				   "retries");
+	free(c.v);
+}
 
 static void tokens_refill(struct daemon *d, uint64_t now)
 {
@@ -132,6 +185,7 @@ static void on_sync_timer(uv_timer_t *t)
 			 d->failures);
 	d->failures = 0;
 	backoff_reset(&d->backoff);
+	health_update(d);
 	if (!d->first_sync_done) {
 		d->first_sync_done = true;
 		log_info("first sync of table %s done %.1f ms after start: %zu services", d->cfg->table,
@@ -187,6 +241,8 @@ static void daemon_stop(struct daemon *d)
 		uv_close((uv_handle_t *)&d->sync_timer, NULL);
 		uv_close((uv_handle_t *)&d->resync_timer, NULL);
 	}
+	svchealth_close(d->health);
+	d->health = NULL;
 	if (d->src)
 		msrc_close(d->src, NULL);
 	d->src = NULL;
@@ -234,6 +290,9 @@ static int start_manifests(struct daemon *d)
 	if (r < 0)
 		return log_error_errno(r, "manifests %s: cannot create the source",
 				       d->cfg->manifests);
+	r = msrc_set_node_name(d->src, d->cfg->node_name);
+	if (r < 0)
+		return log_error_errno(r, "manifests %s: cannot set the node name", d->cfg->manifests);
 	/* Loads synchronously and logs why it failed. */
 	r = msrc_start(d->src);
 	if (r < 0)
@@ -276,8 +335,10 @@ static int start_api(struct daemon *d)
 
 static int daemon_start(struct daemon *d)
 {
-	struct nft_sync_config sc = { .table = d->cfg->table, .masq_mark = d->cfg->masq_mark };
+	struct nft_sync_config sc = d->cfg->sync;
 	int r;
+
+	sc.table = d->cfg->table;
 
 	r = handles_init(d);
 	if (r < 0)
@@ -285,6 +346,9 @@ static int daemon_start(struct daemon *d)
 	r = model_new(&d->model);
 	if (r < 0)
 		return log_error_errno(r, "cannot create the model");
+	r = svchealth_new(&d->loop, &d->health);
+	if (r < 0)
+		return log_error_errno(r, "cannot create the health check server");
 	r = nft_sync_new(&sc, &d->sync);
 	if (r < 0)
 		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket",

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/util/backoff.h"
+#include "nft/sync.h"
 
 /* First retry after a failed sync, and the most the doubling reaches. */
 #define DAEMON_BACKOFF_MIN_MS 1000
@@ -23,7 +24,8 @@ struct daemon_config {
 	const char *table;         /* nft table name */
 	uint64_t min_sync_ms;      /* no sync starts sooner than this after the last */
 	uint64_t sync_ms;          /* full resync period; 0 = never */
-	uint32_t masq_mark;
+	/* The rules' settings (sync.table is set from table). */
+	struct nft_sync_config sync;
 };
 
 /* Runs until SIGTERM or SIGINT. The rules stay in the kernel when it stops,

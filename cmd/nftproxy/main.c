@@ -13,6 +13,7 @@
 
 #include "cmd/common/flags.h"
 #include "cmd/nftproxy/daemon.h"
+#include "lib/util/ipaddr.h"
 #include "lib/util/log.h"
 #include "nft/sync.h"
 
@@ -30,6 +31,12 @@ struct options {
 	uint64_t min_sync_ms;
 	uint64_t sync_ms;
 	int masq_bit;
+	const char *nodeport_addresses;
+	const char *cluster_cidr;
+	const char *detect_local_mode;
+	const char *service_cidrs;
+	const char *zone;
+	bool masquerade_all;
 	bool help;
 	bool version;
 };
@@ -50,6 +57,87 @@ static int usage_error(const char *msg)
 {
 	fprintf(stderr, "nftproxy: %s\nRun 'nftproxy --help' for usage.\n", msg);
 	return 2;
+}
+
+/* "10.244.0.0/16,fd00::/48" into out[0..max); the error names the flag. */
+static int parse_cidrs(const char *flag, const char *s, struct svc_prefix *out, size_t max,
+		       size_t *n, char *err, size_t err_size)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	*n = 0;
+	if (!s || !*s)
+		return 0;
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, err_size, "--%s is too long", flag);
+		return -EINVAL;
+	}
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct svc_prefix p;
+
+		while (isspace((unsigned char)*tok))
+			tok++;
+		if (ip_prefix_parse(tok, &p.addr, &p.len) < 0) {
+			snprintf(err, err_size, "--%s: \"%s\" is not a CIDR (like 10.0.0.0/8 or "
+				 "fd00::/64)", flag, tok);
+			return -EINVAL;
+		}
+		if (*n == max) {
+			snprintf(err, err_size, "--%s: at most %zu CIDRs", flag, max);
+			return -EINVAL;
+		}
+		out[(*n)++] = p;
+	}
+	return 0;
+}
+
+static int sync_options(const struct options *o, struct nft_sync_config *sc, char *err,
+			size_t err_size)
+{
+	struct nftc_config *c = &sc->compile;
+	int r;
+
+	c->masq_mark = 1u << o->masq_bit;
+	c->masquerade_all = o->masquerade_all;
+	c->zone = o->zone && *o->zone ? o->zone : NULL;
+	r = parse_cidrs("cluster-cidr", o->cluster_cidr, c->cluster_cidrs, 2,
+			&c->n_cluster_cidrs, err, err_size);
+	if (r < 0)
+		return r;
+	if (c->n_cluster_cidrs == 2 &&
+	    c->cluster_cidrs[0].addr.family == c->cluster_cidrs[1].addr.family) {
+		snprintf(err, err_size, "--cluster-cidr: at most one CIDR per IP family");
+		return -EINVAL;
+	}
+	if (!o->detect_local_mode || !*o->detect_local_mode ||
+	    strcmp(o->detect_local_mode, "ClusterCIDR") == 0) {
+		c->local_mode = c->n_cluster_cidrs ? NFTC_LOCAL_CLUSTER_CIDR : NFTC_LOCAL_NONE;
+		if (!c->n_cluster_cidrs)
+			log_info("no --cluster-cidr: traffic to cluster IPs is not told apart by "
+				 "source, and is masqueraded only with --masquerade-all");
+	} else if (strcmp(o->detect_local_mode, "NodeCIDR") == 0) {
+		c->local_mode = NFTC_LOCAL_NODE_CIDR;
+	} else if (strcmp(o->detect_local_mode, "BridgeInterface") == 0 ||
+		   strcmp(o->detect_local_mode, "InterfaceNamePrefix") == 0) {
+		snprintf(err, err_size, "--detect-local-mode %s is not supported by nftproxy (yet); "
+			 "use ClusterCIDR or NodeCIDR", o->detect_local_mode);
+		return -EINVAL;
+	} else {
+		snprintf(err, err_size, "--detect-local-mode: unknown mode \"%s\" (ClusterCIDR, "
+			 "NodeCIDR)", o->detect_local_mode);
+		return -EINVAL;
+	}
+	r = parse_cidrs("service-cluster-ip-range", o->service_cidrs, c->service_cidrs,
+			NFTC_MAX_CIDRS, &c->n_service_cidrs, err, err_size);
+	if (r < 0)
+		return r;
+	sc->nodeport_primary = !o->nodeport_addresses || !*o->nodeport_addresses ||
+			       strcmp(o->nodeport_addresses, "primary") == 0;
+	if (!sc->nodeport_primary)
+		return parse_cidrs("nodeport-addresses", o->nodeport_addresses, sc->nodeport_cidrs,
+				   NFTC_MAX_CIDRS, &sc->n_nodeport_cidrs, err, err_size);
+	return 0;
 }
 
 /* kube-proxy's rule (nodeutil.GetHostname): the override, else the host
@@ -105,8 +193,29 @@ int main(int argc, char **argv)
 		  "1s", 0, 0 },
 		{ "sync-period", 0, FLAG_DURATION, &opts.sync_ms, "DURATION",
 		  "period of full resyncs (0 disables them)", "30s", 0, 0 },
+		{ "iptables-masquerade-bit", 0, FLAG_INT, &opts.masq_bit, "N",
+		  "bit of the packet mark that flags traffic for masquerade (kube-proxy's name; "
+		  "nftables mode uses it too)", "14", 0, 31 },
 		{ "masquerade-bit", 0, FLAG_INT, &opts.masq_bit, "N",
-		  "bit of the packet mark that flags traffic for masquerade", "14", 0, 31 },
+		  "same as --iptables-masquerade-bit", NULL, 0, 31 },
+		{ "masquerade-all", 0, FLAG_BOOL, &opts.masquerade_all, NULL,
+		  "masquerade all traffic to cluster IPs", NULL, 0, 0 },
+		{ "cluster-cidr", 0, FLAG_STRING, &opts.cluster_cidr, "CIDRS",
+		  "the pods' CIDRs (comma separated, at most one per family): traffic to a "
+		  "cluster IP from outside them is masqueraded", NULL, 0, 0 },
+		{ "detect-local-mode", 0, FLAG_STRING, &opts.detect_local_mode, "MODE",
+		  "how pod traffic is told from other traffic: ClusterCIDR (--cluster-cidr) or "
+		  "NodeCIDR (the Node's spec.podCIDRs)", "ClusterCIDR", 0, 0 },
+		{ "nodeport-addresses", 0, FLAG_STRING, &opts.nodeport_addresses, "CIDRS",
+		  "\"primary\" (the Node's first address of each family) or comma-separated "
+		  "CIDRs: node ports are served on this node's addresses inside them",
+		  "primary", 0, 0 },
+		{ "service-cluster-ip-range", 0, FLAG_STRING, &opts.service_cidrs, "CIDRS",
+		  "the service CIDRs (comma separated): traffic to an address in them that no "
+		  "service has is dropped", NULL, 0, 0 },
+		{ "zone", 0, FLAG_STRING, &opts.zone, "ZONE",
+		  "this node's zone for topology hints (default: the Node's "
+		  "topology.kubernetes.io/zone label)", NULL, 0, 0 },
 		{ "v", 'v', FLAG_INT, &opts.verbosity, "N", "log verbosity", "0", 0, 10 },
 		{ "help", 'h', FLAG_BOOL, &opts.help, NULL, "show this help and exit", NULL, 0, 0 },
 		{ "version", 0, FLAG_BOOL, &opts.version, NULL, "print the version and exit", NULL,
@@ -155,6 +264,8 @@ int main(int argc, char **argv)
 	cfg.table = table;
 	cfg.min_sync_ms = opts.min_sync_ms;
 	cfg.sync_ms = opts.sync_ms;
-	cfg.masq_mark = 1u << opts.masq_bit;
+	if (sync_options(&opts, &cfg.sync, err, sizeof(err)) < 0)
+		return usage_error(err);
+	cfg.sync.compile.node_name = node;
 	return daemon_run(&cfg);
 }

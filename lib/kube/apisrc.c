@@ -38,6 +38,7 @@ struct kapi {
 	char node_selector[640];
 	struct kapi_res res[KAPI_N];
 	bool synced;
+	unsigned node_gen;         /* model_node_gen last reported */
 	int open;                  /* http + reflectors not yet closed */
 	bool closing;
 	void (*closed)(void *data);
@@ -118,8 +119,13 @@ static void on_changed(void *ud)
 
 	/* Before the first sync the model is incomplete: the owner waits for
 	 * synced rather than syncing half a cluster. */
-	if (a->synced && a->cb.changed && model_dirty_count(a->model) > 0)
+	if (!a->synced || !a->cb.changed)
+		return;
+	/* A node change matters even with no service (node port addresses). */
+	if (model_dirty_count(a->model) > 0 || model_node_gen(a->model) != a->node_gen) {
+		a->node_gen = model_node_gen(a->model);
 		a->cb.changed(a->cb.data);
+	}
 }
 
 static void on_synced(void *ud)

@@ -13,6 +13,7 @@
 
 struct kdec_parse {
 	const char *origin;
+	unsigned flags;            /* KDEC_PARSE_* */
 	struct kdec_result res;
 	size_t cap_objects, cap_rejected;
 	size_t doc_index;          /* 1-based, of the document being decoded */
@@ -56,7 +57,7 @@ static int kdec_reject(struct kdec_parse *p, const char *kind, const struct doc 
 {
 	struct kdec_rejected *rej;
 	const char *ns, *name;
-	bool known = kdec_identity(obj, &ns, &name) == 0;
+	bool known = kdec_identity(kind, obj, &ns, &name) == 0;
 	int r;
 
 	/* Without a name the message cannot say which object; say where. */
@@ -70,14 +71,19 @@ static int kdec_reject(struct kdec_parse *p, const char *kind, const struct doc 
 		return r;
 	rej = &p->res.rejected[p->res.n_rejected];
 	memset(rej, 0, sizeof(*rej));
-	rej->kind = strcmp(kind, kdec_kind_name(KDEC_SLICE)) == 0 ? KDEC_SLICE : KDEC_SERVICE;
+	if (strcmp(kind, kdec_kind_name(KDEC_SLICE)) == 0)
+		rej->kind = KDEC_SLICE;
+	else if (strcmp(kind, kdec_kind_name(KDEC_NODE)) == 0)
+		rej->kind = KDEC_NODE;
+	else
+		rej->kind = KDEC_SERVICE;
 	rej->error = strdup(msg);
 	if (known) {
-		rej->ns = strdup(ns);
+		rej->ns = ns ? strdup(ns) : NULL;
 		rej->name = strdup(name);
 	}
 	p->res.n_rejected++;
-	if (!rej->error || (known && (!rej->ns || !rej->name)))
+	if (!rej->error || (known && ((ns && !rej->ns) || !rej->name)))
 		return -ENOMEM;
 	return 0;
 }
@@ -110,7 +116,7 @@ static int kdec_item(struct kdec_parse *p, const struct doc *obj, const char *ki
 	}
 	if (doc_get_string(obj, "apiVersion", &api_version) == -EINVAL)
 		api_version = NULL;
-	r = kdec_object_typed(obj, kind, api_version, &o, err, sizeof(err));
+	r = kdec_object_typed(obj, kind, api_version, p->flags, &o, err, sizeof(err));
 	if (r == -EINVAL)
 		return kdec_reject(p, kind, obj, where, err);
 	if (r < 0)
@@ -230,7 +236,13 @@ static int kdec_parse_json(struct kdec_parse *p, const char *buf, size_t len, ch
 int kdec_parse_buffer(const char *buf, size_t len, const char *origin, struct kdec_result *out,
 		      char *err, size_t err_size)
 {
-	struct kdec_parse p = { .origin = origin ? origin : "(buffer)" };
+	return kdec_parse_buffer_flags(buf, len, origin, 0, out, err, err_size);
+}
+
+int kdec_parse_buffer_flags(const char *buf, size_t len, const char *origin, unsigned flags,
+			    struct kdec_result *out, char *err, size_t err_size)
+{
+	struct kdec_parse p = { .origin = origin ? origin : "(buffer)", .flags = flags };
 	size_t bom = 0, i;
 	int r;
 

@@ -1,6 +1,6 @@
 /* Kubernetes objects from JSON or YAML: Services (v1) and EndpointSlices
- * (discovery.k8s.io/v1) decoded into the model's types, each validated as a
- * whole. One bad value rejects its object with one message naming the
+ * (discovery.k8s.io/v1), and Nodes (v1) when asked for, decoded into the
+ * model's types, each validated as a whole. One bad value rejects its object with one message naming the
  * object and the field; its neighbours in the same buffer still decode.
  *
  * Ownership: a kdec_result owns its objects until the caller takes them
@@ -20,20 +20,27 @@
 enum kdec_kind {
 	KDEC_SERVICE = 1,
 	KDEC_SLICE,
+	KDEC_NODE,
 };
+
+/* Kinds kdec_parse_buffer_flags decodes besides Services and EndpointSlices
+ * (which it always decodes); without the flag they count as ignored. */
+#define KDEC_PARSE_NODES 0x1u
 
 struct kdec_object {
 	enum kdec_kind kind;
 	struct model_service *svc;     /* KDEC_SERVICE: owned, else NULL */
 	struct model_slice *slice;     /* KDEC_SLICE: owned, else NULL */
-	char *desc;                    /* "Service ns/name", owned */
+	struct model_node *node;       /* KDEC_NODE: owned, else NULL */
+	char *desc;                    /* "Service ns/name", "Node name"; owned */
 };
 
 /* An object that was found but refused. */
 struct kdec_rejected {
 	enum kdec_kind kind;
-	char *ns;                      /* NULL when its name could not be read */
-	char *name;
+	char *ns;                      /* NULL when its name could not be read, and for
+					* a Node (cluster-scoped) */
+	char *name;                    /* NULL when it could not be read */
 	char *error;                   /* the message that was logged */
 };
 
@@ -62,6 +69,9 @@ void kdec_result_fini(struct kdec_result *r);
  * *out, for the caller to log with the file's name; or -ENOMEM. */
 int kdec_parse_buffer(const char *buf, size_t len, const char *origin, struct kdec_result *out,
 		      char *err, size_t err_size);
+/* The same, also decoding the kinds flags asks for (KDEC_PARSE_NODES). */
+int kdec_parse_buffer_flags(const char *buf, size_t len, const char *origin, unsigned flags,
+			    struct kdec_result *out, char *err, size_t err_size);
 
 /* Decodes one Service / EndpointSlice from obj without looking at kind or
  * apiVersion (the items of a ServiceList have neither). Returns 0 and *out

@@ -1,6 +1,7 @@
 /* v1 Service → struct model_service. */
 #include "lib/kube/decode.h"
 #include "lib/kube/field.h"
+#include "lib/util/log.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -314,12 +315,16 @@ static int svc_source_ranges(struct kdec_ctx *c, const struct doc *spec,
 	return 0;
 }
 
-/* status.loadBalancer.ingress[].ip; entries with only a hostname carry
- * nothing for us. */
+/* status.loadBalancer.ingress[]: the IPs kube-proxy programs. It skips an
+ * entry without an IP (a hostname-only one: ELB and the like) and one whose
+ * ipMode is not VIP (Proxy: the load balancer delivers the traffic itself,
+ * with the node or pod as destination), and drops an address it cannot parse
+ * rather than the whole Service. Wrong types still reject the object: the
+ * API's typed decoding would refuse it too. */
 static int svc_lb_ingress(struct kdec_ctx *c, const struct doc *obj, struct model_service *svc)
 {
 	const struct doc *status = NULL, *lb = NULL, *seq = NULL;
-	char at[KDEC_PATH_MAX], path[KDEC_PATH_MAX];
+	char at[KDEC_PATH_MAX], path[KDEC_PATH_MAX], val[96];
 	int r;
 
 	r = kdec_get_map(c, obj, "", "status", &status);
@@ -336,21 +341,91 @@ static int svc_lb_ingress(struct kdec_ctx *c, const struct doc *obj, struct mode
 		return kdec_oom(c);
 	for (size_t i = 0; i < seq->seq.n; i++) {
 		const struct doc *ing = seq->seq.items[i];
-		const struct doc *ip;
+		const char *ip = NULL, *mode = NULL;
+		struct ip_addr a;
 
 		kdec_join_index(at, sizeof(at), "status.loadBalancer", "ingress", i);
 		r = kdec_node_map(c, ing, at);
 		if (r < 0)
 			return r;
-		ip = doc_get(ing, "ip");
-		if (!ip || ip->type == DOC_NULL)
-			continue;
-		r = kdec_node_ip(c, ip, kdec_join(path, sizeof(path), at, "ip"), 0,
-				 &svc->lb_ingress_ips[svc->n_lb_ingress_ips]);
+		r = kdec_get_str(c, ing, at, "ip", &ip);
 		if (r < 0)
 			return r;
-		svc->n_lb_ingress_ips++;
+		r = kdec_get_str(c, ing, at, "ipMode", &mode);
+		if (r < 0)
+			return r;
+		if (!ip || !*ip)
+			continue;
+		if (mode && strcmp(mode, "VIP") != 0) {
+			/* The API allows only VIP and Proxy; kube-proxy skips
+			 * anything but VIP. */
+			if (strcmp(mode, "Proxy") == 0)
+				log_v(4, "%s: %s: ipMode Proxy, not programmed", c->who, at);
+			else
+				log_warn("%s: %s.ipMode: %s is not one of VIP, Proxy; ignoring this "
+					 "load balancer address", c->who, at,
+					 doc_describe(doc_get(ing, "ipMode"), val, sizeof(val)));
+			continue;
+		}
+		if (ip_addr_parse(ip, &a) < 0) {
+			log_warn("%s: %s: %s is not an IP address; ignoring this load balancer "
+				 "address", c->who, kdec_join(path, sizeof(path), at, "ip"),
+				 doc_describe(doc_get(ing, "ip"), val, sizeof(val)));
+			continue;
+		}
+		svc->lb_ingress_ips[svc->n_lb_ingress_ips++] = a;
 	}
+	if (!svc->n_lb_ingress_ips) {
+		free(svc->lb_ingress_ips);
+		svc->lb_ingress_ips = NULL;
+	}
+	return 0;
+}
+
+/* spec.trafficDistribution: kept as written. kube-proxy acts on the values
+ * it knows (PreferClose, PreferSameZone, PreferSameNode) and ignores others,
+ * so an unknown one must not cost the Service. */
+static int svc_traffic_distribution(struct kdec_ctx *c, const struct doc *spec,
+				    struct model_service *svc)
+{
+	int r = kdec_get_strdup(c, spec, "spec", "trafficDistribution",
+				&svc->traffic_distribution);
+
+	if (r < 0)
+		return r;
+	if (svc->traffic_distribution && !*svc->traffic_distribution) {
+		free(svc->traffic_distribution);
+		svc->traffic_distribution = NULL;
+	}
+	return 0;
+}
+
+#define TOPOLOGY_MODE_ANNOTATION "service.kubernetes.io/topology-mode"
+#define TOPOLOGY_HINTS_ANNOTATION "service.kubernetes.io/topology-aware-hints"
+
+/* The topology annotations: topology-mode, or the older topology-aware-hints
+ * when topology-mode is absent or empty (as kube-proxy reads them). Only
+ * "disabled"/"Disabled" matters to us; other values (Auto, ...) are fine. */
+static int svc_topology(struct kdec_ctx *c, const struct doc *metadata,
+			struct model_service *svc)
+{
+	const struct doc *ann = NULL;
+	const char *v = NULL;
+	int r;
+
+	r = kdec_get_map(c, metadata, "metadata", "annotations", &ann);
+	if (r <= 0)
+		return r;
+	r = kdec_get_str(c, ann, "metadata.annotations", TOPOLOGY_MODE_ANNOTATION, &v);
+	if (r < 0)
+		return r;
+	if (!v || !*v) {
+		v = NULL;
+		r = kdec_get_str(c, ann, "metadata.annotations", TOPOLOGY_HINTS_ANNOTATION, &v);
+		if (r < 0)
+			return r;
+	}
+	svc->topology_disabled = v && (strcmp(v, "disabled") == 0 || strcmp(v, "Disabled") == 0);
 	return 0;
 }
 
@@ -400,7 +475,9 @@ static int svc_spec(struct kdec_ctx *c, const struct doc *spec, struct model_ser
 	if (r)
 		svc->health_check_node_port = (uint16_t)v;
 	r = kdec_get_strdup(c, spec, "spec", "externalName", &svc->external_name);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	return svc_traffic_distribution(c, spec, svc);
 }
 
 int kdec_service_from_doc(const struct doc *obj, struct model_service **out, char *err,
@@ -429,6 +506,8 @@ int kdec_service_from_doc(const struct doc *obj, struct model_service **out, cha
 	if (r >= 0)
 		r = kdec_get_labels(&c, meta.metadata, "metadata", "labels", &svc->labels,
 				    &svc->n_labels);
+	if (r >= 0)
+		r = svc_topology(&c, meta.metadata, svc);
 	if (r >= 0)
 		r = kdec_get_map(&c, obj, "", "spec", &spec);
 	/* A Service without a spec has no ports and no IP: decodable, and then

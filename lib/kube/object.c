@@ -12,10 +12,21 @@ static const struct kdec_kind_info {
 	const char *kind;
 	const char *api_version;
 	enum kdec_kind k;
+	bool cluster_scoped;
+	unsigned flag;             /* decoded only when asked for; 0: always */
 } kdec_kinds[] = {
-	{ "Service", "v1", KDEC_SERVICE },
-	{ "EndpointSlice", "discovery.k8s.io/v1", KDEC_SLICE },
+	{ "Service", "v1", KDEC_SERVICE, false, 0 },
+	{ "EndpointSlice", "discovery.k8s.io/v1", KDEC_SLICE, false, 0 },
+	{ "Node", "v1", KDEC_NODE, true, KDEC_PARSE_NODES },
 };
+
+static const struct kdec_kind_info *kdec_kind_find(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(kdec_kinds) / sizeof(kdec_kinds[0]); i++)
+		if (strcmp(kind, kdec_kinds[i].kind) == 0)
+			return &kdec_kinds[i];
+	return NULL;
+}
 
 const char *kdec_kind_name(enum kdec_kind k)
 {
@@ -31,12 +42,14 @@ void kdec_object_fini(struct kdec_object *o)
 		return;
 	model_service_free(o->svc);
 	model_slice_free(o->slice);
+	model_node_free(o->node);
 	free(o->desc);
 	memset(o, 0, sizeof(*o));
 }
 
-int kdec_identity(const struct doc *obj, const char **ns, const char **name)
+int kdec_identity(const char *kind, const struct doc *obj, const char **ns, const char **name)
 {
+	const struct kdec_kind_info *info = kdec_kind_find(kind);
 	const struct doc *meta = doc_get(obj, "metadata");
 	const char *n = NULL, *s = "default";
 
@@ -44,6 +57,11 @@ int kdec_identity(const struct doc *obj, const char **ns, const char **name)
 	 * name of an object we hold, and might garble a log line. */
 	if (doc_get_string(meta, "name", &n) < 0 || !kdec_name_valid(n, KDEC_DNS_SUBDOMAIN))
 		return -ENOENT;
+	if (info && info->cluster_scoped) {
+		*ns = NULL;
+		*name = n;
+		return 0;
+	}
 	if (doc_get_string(meta, "namespace", &s) == -EINVAL)
 		return -ENOENT;
 	if (!*s)
@@ -59,25 +77,24 @@ const char *kdec_describe(const char *kind, const struct doc *obj, char *buf, si
 {
 	const char *ns, *name;
 
-	if (kdec_identity(obj, &ns, &name) == 0)
-		snprintf(buf, size, "%s %s/%s", kind, ns, name);
-	else
+	if (kdec_identity(kind, obj, &ns, &name) < 0)
 		snprintf(buf, size, "%s (no name)", kind);
+	else if (!ns)
+		snprintf(buf, size, "%s %s", kind, name);
+	else
+		snprintf(buf, size, "%s %s/%s", kind, ns, name);
 	return buf;
 }
 
 int kdec_object_typed(const struct doc *obj, const char *kind, const char *api_version,
-		      struct kdec_object *out, char *err, size_t err_size)
+		      unsigned flags, struct kdec_object *out, char *err, size_t err_size)
 {
-	const struct kdec_kind_info *info = NULL;
+	const struct kdec_kind_info *info = kdec_kind_find(kind);
 	struct kdec_object o = { 0 };
 	char desc[256];
 	int r;
 
-	for (size_t i = 0; i < sizeof(kdec_kinds) / sizeof(kdec_kinds[0]); i++)
-		if (strcmp(kind, kdec_kinds[i].kind) == 0)
-			info = &kdec_kinds[i];
-	if (!info)
+	if (!info || (info->flag && !(flags & info->flag)))
 		return 0;
 	if (!api_version) {
 		if (err_size)
@@ -94,6 +111,11 @@ int kdec_object_typed(const struct doc *obj, const char *kind, const char *api_v
 		if (r < 0)
 			return r;
 		snprintf(desc, sizeof(desc), "Service %s/%s", o.svc->ns, o.svc->name);
+	} else if (info->k == KDEC_NODE) {
+		r = kdec_node_from_doc(obj, &o.node, err, err_size);
+		if (r < 0)
+			return r;
+		snprintf(desc, sizeof(desc), "Node %s", o.node->name);
 	} else {
 		r = kdec_slice_from_doc(obj, &o.slice, err, err_size);
 		if (r < 0)
@@ -133,5 +155,5 @@ int kdec_object_from_doc(const struct doc *obj, struct kdec_object *out, char *e
 			snprintf(err, err_size, "%s: apiVersion: is not a string", kind);
 		return -EINVAL;
 	}
-	return kdec_object_typed(obj, kind, api_version, out, err, err_size);
+	return kdec_object_typed(obj, kind, api_version, 0, out, err, err_size);
 }

@@ -1,5 +1,6 @@
 #include "lib/model/store.h"
 #include "lib/util/hmap.h"
+#include "lib/util/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct model {
 	struct hmap groups;
 	struct hmap dirty;         /* "ns/name" → the same heap string */
 	struct model_node *node;   /* this node, or NULL */
+	unsigned node_gen;
 };
 
 /* A "ns/name" key: in buf when it fits, else in *heap (the caller frees
@@ -146,7 +148,16 @@ int model_node_set(struct model *m, struct model_node *node)
 	}
 	model_node_free(m->node);
 	m->node = node;
+	m->node_gen++;
+	if (model_mark_all_dirty(m) < 0)
+		log_warn("node changed; out of memory marking the services for a sync, "
+			 "the next full resync applies it");
 	return 1;
+}
+
+unsigned model_node_gen(const struct model *m)
+{
+	return m->node_gen;
 }
 
 const struct model_node *model_node_get(const struct model *m)
@@ -559,6 +570,51 @@ static const struct slice_port *slice_port_for(const struct model_slice *s,
 			return p;
 	}
 	return NULL;
+}
+
+size_t model_local_ready(const struct model *m, const struct model_service *svc,
+			 const char *node)
+{
+	const struct slice_group *g;
+	struct ip_addr *seen = NULL;
+	size_t n = 0, cap = 0;
+	char buf[256], *heap;
+	const char *key;
+
+	if (!node)
+		return 0;
+	key = model_key(buf, sizeof(buf), svc->ns, svc->name, &heap);
+	if (!key)
+		return 0;
+	g = hmap_get(&m->groups, key);
+	free(heap);
+	for (size_t i = 0; g && i < g->n; i++) {
+		const struct model_slice *s = g->items[i]->slice;
+
+		for (size_t j = 0; j < s->n_endpoints; j++) {
+			const struct slice_endpoint *se = &s->endpoints[j];
+			bool dup = false;
+
+			if (!se->n_addrs || !slice_endpoint_ready(se) || !se->node_name ||
+			    strcmp(se->node_name, node) != 0)
+				continue;
+			for (size_t k = 0; k < n && !dup; k++)
+				dup = ip_addr_eq(&seen[k], &se->addr);
+			if (dup)
+				continue;
+			if (n == cap) {
+				struct ip_addr *p = realloc(seen, (cap ? cap * 2 : 8) * sizeof(*p));
+
+				if (!p)
+					break; /* a lower count, logged nowhere: ENOMEM */
+				seen = p;
+				cap = cap ? cap * 2 : 8;
+			}
+			seen[n++] = se->addr;
+		}
+	}
+	free(seen);
+	return n;
 }
 
 int model_endpoints(const struct model *m, const struct model_service *svc,

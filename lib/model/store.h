@@ -53,9 +53,13 @@ size_t model_slice_count(const struct model *m);
 
 /* This node. Takes ownership of node (NULL: the node was deleted). Returns
  * 1 when what the proxy uses of it changed, 0 when it did not (node freed).
- * Nothing compiles from the node yet (topology and NodePorts do, later), so
- * a change marks no service dirty. */
+ * A change marks every service dirty (zone, pod CIDRs and addresses shape
+ * every service's rules) and bumps model_node_gen; on ENOMEM marking them
+ * it still returns 1, and the next full resync catches up. */
 int model_node_set(struct model *m, struct model_node *node);
+/* Counts node changes: the table skeleton (node port addresses, local
+ * traffic detection) follows the node. */
+unsigned model_node_gen(const struct model *m);
 /* NULL until the node is known. Borrowed until the next model_node_set. */
 const struct model_node *model_node_get(const struct model *m);
 
@@ -77,6 +81,12 @@ int model_service_foreach(const struct model *m,
  * NULL when the count is 0). Returns the count (>= 0) or -ENOMEM. */
 int model_endpoints(const struct model *m, const struct model_service *svc,
 		    const struct svc_port *port, int family, struct model_endpoint **out);
+
+/* Number of distinct ready endpoint addresses of svc on node `node`, over
+ * all its slices and families (what kube-proxy's health check node port
+ * reports as localEndpoints). */
+size_t model_local_ready(const struct model *m, const struct model_service *svc,
+			 const char *node);
 
 /* Dirty services. Keys are "namespace/name". A key may name a service that
  * no longer exists (it was deleted): the sync then removes its rules. */

@@ -38,6 +38,7 @@ void model_service_free(struct model_service *svc)
 	free(svc->lb_ingress_ips);
 	free(svc->lb_source_ranges);
 	free(svc->external_name);
+	free(svc->traffic_distribution);
 	kvs_free(svc->labels, svc->n_labels);
 	free(svc);
 }
@@ -156,7 +157,9 @@ bool model_service_equal(const struct model_service *a, const struct model_servi
 	    a->affinity != b->affinity || a->affinity_timeout != b->affinity_timeout ||
 	    a->external_policy != b->external_policy || a->internal_policy != b->internal_policy ||
 	    a->health_check_node_port != b->health_check_node_port ||
-	    !str_eq(a->external_name, b->external_name))
+	    !str_eq(a->external_name, b->external_name) ||
+	    !str_eq(a->traffic_distribution, b->traffic_distribution) ||
+	    a->topology_disabled != b->topology_disabled)
 		return false;
 	if (!ips_eq(a->cluster_ips, a->n_cluster_ips, b->cluster_ips, b->n_cluster_ips) ||
 	    !ips_eq(a->external_ips, a->n_external_ips, b->external_ips, b->n_external_ips) ||

@@ -87,6 +87,12 @@ struct model_service {
 	size_t n_lb_source_ranges;
 	uint16_t health_check_node_port;     /* 0 = none */
 	char *external_name;                 /* spec.externalName */
+	/* spec.trafficDistribution ("PreferClose", ...); NULL when absent. */
+	char *traffic_distribution;
+	/* Annotation service.kubernetes.io/topology-mode (or the older
+	 * service.kubernetes.io/topology-aware-hints) is "disabled"/"Disabled":
+	 * kube-proxy then ignores the slices' hints. */
+	bool topology_disabled;
 	struct kv *labels;
 	size_t n_labels;
 };

@@ -5,7 +5,9 @@
  * When two files define the same object, the one that defined it first keeps
  * it (on start-up that is the first by name, as files are read in order);
  * the other's version waits in its provider slot and takes over if the first
- * file drops the object. A newcomer never silently replaces a live object. */
+ * file drops the object. A newcomer never silently replaces a live object.
+ * This node's Node follows the same rules; "in the model" means it is the
+ * model's node (model_node_set), and leaving means model_node_set(NULL). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,31 +21,91 @@
 
 static const char *kind_name(enum msrc_kind kind)
 {
-	return kind == MSRC_SERVICE ? "service" : "endpointslice";
+	switch (kind) {
+	case MSRC_SERVICE:
+		return "service";
+	case MSRC_SLICE:
+		return "endpointslice";
+	case MSRC_NODE:
+		return "node";
+	}
+	return "object";
 }
+
+/* "service ns/name", "node name": what log lines call an object. */
+static const char *obj_desc(enum msrc_kind kind, const char *ns, const char *name, char *buf,
+			    size_t size)
+{
+	if (kind == MSRC_NODE)
+		snprintf(buf, size, "node %s", name);
+	else
+		snprintf(buf, size, "%s %s/%s", kind_name(kind), ns, name);
+	return buf;
+}
+
+#define DESC_MAX 320
 
 static void object_free(enum msrc_kind kind, void *obj)
 {
-	if (kind == MSRC_SERVICE)
+	switch (kind) {
+	case MSRC_SERVICE:
 		model_service_free(obj);
-	else
+		break;
+	case MSRC_SLICE:
 		model_slice_free(obj);
+		break;
+	case MSRC_NODE:
+		model_node_free(obj);
+		break;
+	}
+}
+
+/* The node was given to the model: say what the proxy now knows of it. */
+static void node_changed(struct msrc *s, struct msrc_scan_stats *st)
+{
+	const struct model_node *n = model_node_get(s->model);
+	const char *zone;
+	char buf[IP_ADDR_STRLEN];
+
+	st->node_changes++;
+	if (!n) {
+		log_info("manifests %s: node %s is no longer defined; serving without its "
+			 "addresses, pod CIDRs and labels", s->dir, s->node_name);
+		return;
+	}
+	zone = kv_get(n->labels, n->n_labels, NODE_ZONE_LABEL);
+	log_info("manifests %s: node %s: zone %s, %zu addresses (first %s), %zu pod CIDRs",
+		 s->dir, n->name, zone ? zone : "(none)", n->n_addrs,
+		 n->n_addrs ? ip_addr_fmt(&n->addrs[0], buf) : "-", n->n_pod_cidrs);
 }
 
 /* Hands obj to the model (which takes it in every case). */
 static int model_put(struct msrc *s, struct msrc_entry *e, void *obj, struct msrc_scan_stats *st)
 {
+	char desc[DESC_MAX];
 	int r;
 
-	if (e->kind == MSRC_SERVICE)
+	switch (e->kind) {
+	case MSRC_SERVICE:
 		r = model_service_upsert(s->model, obj);
-	else
+		break;
+	case MSRC_SLICE:
 		r = model_slice_upsert(s->model, obj);
+		break;
+	case MSRC_NODE:
+		/* Cannot fail; 0 when only heartbeats or the like changed. */
+		if (model_node_set(s->model, obj) > 0)
+			node_changed(s, st);
+		return 0;
+	default:
+		object_free(e->kind, obj);
+		return -EINVAL;
+	}
 	if (r < 0) {
 		st->errors++;
-		log_error("manifests %s: could not store %s %s/%s in the model: %s; "
-			  "will retry on the next change or rescan",
-			  s->dir, kind_name(e->kind), e->ns, e->name, strerror(-r));
+		log_error("manifests %s: could not store %s in the model: %s; "
+			  "will retry on the next change or rescan", s->dir,
+			  obj_desc(e->kind, e->ns, e->name, desc, sizeof(desc)), strerror(-r));
 		return r;
 	}
 	st->upserts++;
@@ -52,17 +114,28 @@ static int model_put(struct msrc *s, struct msrc_entry *e, void *obj, struct msr
 
 static void model_remove(struct msrc *s, struct msrc_entry *e, struct msrc_scan_stats *st)
 {
+	char desc[DESC_MAX];
 	int r;
 
-	if (e->kind == MSRC_SERVICE)
+	switch (e->kind) {
+	case MSRC_SERVICE:
 		r = model_service_delete(s->model, e->ns, e->name);
-	else
+		break;
+	case MSRC_SLICE:
 		r = model_slice_delete(s->model, e->ns, e->name);
+		break;
+	case MSRC_NODE:
+		if (model_node_set(s->model, NULL) > 0)
+			node_changed(s, st);
+		return;
+	default:
+		return;
+	}
 	/* -ENOENT: an earlier upsert failed, so there is nothing to remove. */
 	if (r < 0 && r != -ENOENT) {
 		st->errors++;
-		log_error("manifests %s: could not delete %s %s/%s from the model: %s",
-			  s->dir, kind_name(e->kind), e->ns, e->name, strerror(-r));
+		log_error("manifests %s: could not delete %s from the model: %s", s->dir,
+			  obj_desc(e->kind, e->ns, e->name, desc, sizeof(desc)), strerror(-r));
 		return;
 	}
 	st->deletes++;
@@ -160,6 +233,7 @@ static void entry_release(struct msrc *s, struct msrc_entry *e, struct msrc_file
 			  struct msrc_scan_stats *st)
 {
 	ssize_t i = provider_find(e, f);
+	char desc[DESC_MAX];
 
 	if (i < 0)
 		return;
@@ -184,14 +258,15 @@ static void entry_release(struct msrc *s, struct msrc_entry *e, struct msrc_file
 			nf->have_hash = false;
 			return;
 		}
-		log_info("manifests %s: %s %s/%s is no longer defined in %s; "
-			 "serving the definition from %s instead",
-			 s->dir, kind_name(e->kind), e->ns, e->name, f->name, e->prov[0].file->name);
+		log_info("manifests %s: %s is no longer defined in %s; "
+			 "serving the definition from %s instead", s->dir,
+			 obj_desc(e->kind, e->ns, e->name, desc, sizeof(desc)), f->name,
+			 e->prov[0].file->name);
 		model_put(s, e, next, st);
 		return;
 	}
-	log_v(2, "manifests %s: %s %s/%s is no longer defined in %s; deleting it",
-	      s->dir, kind_name(e->kind), e->ns, e->name, f->name);
+	log_v(2, "manifests %s: %s is no longer defined in %s; deleting it", s->dir,
+	      obj_desc(e->kind, e->ns, e->name, desc, sizeof(desc)), f->name);
 	model_remove(s, e, st);
 	hmap_del(&s->entries, e->key);
 	entry_free(e);
@@ -205,6 +280,7 @@ static int apply_one(struct msrc *s, struct msrc_file *f, enum msrc_kind kind, c
 		     struct msrc_scan_stats *st)
 {
 	struct msrc_entry *e = entry_get(s, kind, ns, name);
+	char desc[DESC_MAX];
 	ssize_t i;
 
 	if (!e) {
@@ -212,8 +288,8 @@ static int apply_one(struct msrc *s, struct msrc_file *f, enum msrc_kind kind, c
 		return -ENOMEM;
 	}
 	if (e->mark == gen) {
-		log_warn("manifests %s: %s defines %s %s/%s more than once; using the first definition",
-			 s->dir, f->name, kind_name(kind), ns, name);
+		log_warn("manifests %s: %s defines %s more than once; using the first definition",
+			 s->dir, f->name, obj_desc(kind, ns, name, desc, sizeof(desc)));
 		object_free(kind, obj);
 		return 1;
 	}
@@ -239,10 +315,10 @@ static int apply_one(struct msrc *s, struct msrc_file *f, enum msrc_kind kind, c
 			e->prov[0] = p;
 			i = 0;
 		} else if (i > 0)
-			log_warn("manifests %s: %s %s/%s in %s is already defined in %s; "
-				 "ignoring this definition while %s defines it",
-				 s->dir, kind_name(kind), ns, name, f->name, e->prov[0].file->name,
-				 e->prov[0].file->name);
+			log_warn("manifests %s: %s in %s is already defined in %s; "
+				 "ignoring this definition while %s defines it", s->dir,
+				 obj_desc(kind, ns, name, desc, sizeof(desc)), f->name,
+				 e->prov[0].file->name, e->prov[0].file->name);
 	}
 	e->mark = gen;
 	*out = e;
@@ -261,13 +337,18 @@ static int apply_one(struct msrc *s, struct msrc_file *f, enum msrc_kind kind, c
 static void keep_rejected(struct msrc *s, struct msrc_file *f, const struct kdec_rejected *rej,
 			  uint64_t gen, struct msrc_entry **next, size_t *n)
 {
-	enum msrc_kind kind = rej->kind == KDEC_SLICE ? MSRC_SLICE : MSRC_SERVICE;
+	enum msrc_kind kind = rej->kind == KDEC_SLICE  ? MSRC_SLICE
+			      : rej->kind == KDEC_NODE ? MSRC_NODE
+						       : MSRC_SERVICE;
+	const char *ns = kind == MSRC_NODE ? "" : rej->ns;
+	char desc[DESC_MAX];
 	struct msrc_entry *e;
 	char *key;
 
-	if (!rej->ns || !rej->name)
+	/* Only a Node of this node's name has an entry to keep. */
+	if (!ns || !rej->name)
 		return;
-	key = key_new(kind, rej->ns, rej->name);
+	key = key_new(kind, ns, rej->name);
 	if (!key)
 		return;  /* out of memory: it is released like any dropped object */
 	e = hmap_get(&s->entries, key);
@@ -276,8 +357,8 @@ static void keep_rejected(struct msrc *s, struct msrc_file *f, const struct kdec
 		return;
 	e->mark = gen;
 	next[(*n)++] = e;
-	log_info("manifest %s/%s: keeping the %s %s/%s it defined before until it is fixed",
-		 s->dir, f->name, kind_name(kind), rej->ns, rej->name);
+	log_info("manifest %s/%s: keeping the %s it defined before until it is fixed", s->dir,
+		 f->name, obj_desc(kind, ns, rej->name, desc, sizeof(desc)));
 }
 
 int msrc_index_apply(struct msrc *s, struct msrc_file *f, struct kdec_result *res,
@@ -312,6 +393,24 @@ int msrc_index_apply(struct msrc *s, struct msrc_file *f, struct kdec_result *re
 			ns = o->slice->ns;
 			name = o->slice->name;
 			o->slice = NULL;
+		} else if (o->kind == KDEC_NODE && o->node) {
+			/* Other nodes' objects (a directory shared by several
+			 * nodes) are none of ours: not even indexed. */
+			if (!s->node_name) {
+				log_v(2, "manifest %s/%s: node %s: this node's name is not known; "
+				      "ignoring it", s->dir, f->name, o->node->name);
+				continue;
+			}
+			if (strcmp(o->node->name, s->node_name) != 0) {
+				log_v(2, "manifest %s/%s: node %s is not this node (%s); ignoring it",
+				      s->dir, f->name, o->node->name, s->node_name);
+				continue;
+			}
+			kind = MSRC_NODE;
+			obj = o->node;
+			ns = "";
+			name = o->node->name;
+			o->node = NULL;
 		} else {
 			continue;
 		}

@@ -17,7 +17,9 @@
 
 struct kdec_result;
 
-enum msrc_kind { MSRC_SERVICE, MSRC_SLICE };
+/* MSRC_NODE: this node's Node (the one msrc_set_node_name names); its
+ * entries have ns "". */
+enum msrc_kind { MSRC_SERVICE, MSRC_SLICE, MSRC_NODE };
 
 struct msrc_file;
 
@@ -27,12 +29,12 @@ struct msrc_file;
  * a file. */
 struct msrc_provider {
 	struct msrc_file *file;
-	void *held;                /* model_service* or model_slice*, or NULL */
+	void *held;                /* model_service*, model_slice* or model_node*, or NULL */
 };
 
 /* One object (kind + namespace/name) provided by one or more files. */
 struct msrc_entry {
-	char *key;                 /* "service/ns/name": the index key */
+	char *key;                 /* "service/ns/name", "node//name": the index key */
 	enum msrc_kind kind;
 	char *ns;
 	char *name;
@@ -75,12 +77,14 @@ struct msrc_scan_stats {
 	size_t upserts;
 	size_t deletes;
 	size_t errors;
+	size_t node_changes;       /* model_node_set calls that changed the node */
 };
 
 struct msrc {
 	uv_loop_t *loop;
 	char *dir;
 	struct model *model;
+	char *node_name;           /* Nodes of other names are ignored; NULL: all are */
 	void (*changed)(void *data);
 	void (*closed)(void *data);
 	void *data;
@@ -118,6 +122,9 @@ struct msrc {
  * object in res (their pointers are set to NULL when taken). Objects f no
  * longer provides are deleted from the model unless another file provides
  * them; an object the decoder rejected keeps the version f provided before.
+ * Nodes other than s->node_name are left in res (logged at --v=2). The
+ * node goes to the model with model_node_set, counted in st->node_changes
+ * when that changed it.
  * Returns 0 or -ENOMEM, in which case f keeps every object it provided
  * before plus those already applied. */
 int msrc_index_apply(struct msrc *s, struct msrc_file *f, struct kdec_result *res,

@@ -151,7 +151,7 @@ static int decode_apply(struct msrc *s, struct msrc_file *f, const char *buf, si
 	snprintf(origin, sizeof(origin), "%s/%s", s->dir, f->name);
 	memset(&res, 0, sizeof(res));
 	err[0] = '\0';
-	r = kdec_parse_buffer(buf, len, origin, &res, err, sizeof(err));
+	r = kdec_parse_buffer_flags(buf, len, origin, KDEC_PARSE_NODES, &res, err, sizeof(err));
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0) {

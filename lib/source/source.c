@@ -58,6 +58,17 @@ void msrc_set_timing(struct msrc *s, uint64_t debounce_ms, uint64_t max_delay_ms
 		s->rescan_ms = rescan_ms;
 }
 
+int msrc_set_node_name(struct msrc *s, const char *name)
+{
+	char *copy = NULL;
+
+	if (name && !(copy = strdup(name)))
+		return -ENOMEM;
+	free(s->node_name);
+	s->node_name = copy;
+	return 0;
+}
+
 size_t msrc_file_count(const struct msrc *s)
 {
 	return s->files.len;
@@ -81,12 +92,14 @@ static void rescan(struct msrc *s, bool force)
 			  "retried on the next rescan in %llu ms",
 			  s->dir, (unsigned long long)s->rescan_ms);
 	/* Equal objects mark nothing dirty, so a rename or a touched file that
-	 * changed nothing costs the owner no sync. Deletes always mark dirty. */
-	if ((st.upserts || st.deletes) && model_dirty_count(s->model) > 0) {
+	 * changed nothing costs the owner no sync. Deletes always mark dirty.
+	 * The node marks no service dirty, but what is compiled from it (node
+	 * addresses, pod CIDRs, zone) changed: the owner must hear of it. */
+	if (((st.upserts || st.deletes) && model_dirty_count(s->model) > 0) || st.node_changes) {
 		log_v(2, "manifests %s: %zu files applied, %zu removed, %zu bad; "
-		      "%zu upserts, %zu deletes; scheduling a sync",
+		      "%zu upserts, %zu deletes, node %s; scheduling a sync",
 		      s->dir, st.files_applied, st.files_removed, st.files_bad, st.upserts,
-		      st.deletes);
+		      st.deletes, st.node_changes ? "changed" : "unchanged");
 		if (s->changed)
 			s->changed(s->data);
 	}
@@ -173,6 +186,7 @@ static void source_free(struct msrc *s)
 	for (size_t it = 0; hmap_next(&s->files, &it, &key, &value);)
 		msrc_file_free(value);
 	hmap_fini(&s->files);
+	free(s->node_name);
 	free(s->dir);
 	free(s);
 }

@@ -1,6 +1,6 @@
 /* The manifest source: serves the Services and EndpointSlices found in the
- * .yaml/.yml/.json files of one directory (not recursive) and follows the
- * directory's changes.
+ * .yaml/.yml/.json files of one directory (not recursive), and this node's
+ * Node object if one of them holds it, and follows the directory's changes.
  *
  * It watches the directory with a libuv fs event, coalesces bursts of events
  * with a debounce timer, and rescans: a file is re-read only when the event
@@ -46,6 +46,14 @@ int msrc_new(uv_loop_t *loop, const char *dir, struct model *m, void (*changed)(
 void msrc_set_timing(struct msrc *s, uint64_t debounce_ms, uint64_t max_delay_ms,
 		     uint64_t rescan_ms);
 
+/* Names this node, before msrc_start: a `kind: Node` object of that name
+ * is given to the model (model_node_set), and taken away (NULL) when no file
+ * defines it any more; Nodes of other names are ignored. Without a name
+ * every Node is ignored. A change of the node after the initial load calls
+ * changed() like a change of a service does. Copies name (NULL clears it).
+ * Returns 0 or -ENOMEM (the previous name is kept). */
+int msrc_set_node_name(struct msrc *s, const char *name);
+
 /* Loads every manifest of the directory synchronously, then starts watching
  * it. Files that fail to parse are logged and skipped; the load fails only
  * when the directory cannot be read: -ENOENT, -ENOTDIR, -EACCES, ...,
@@ -59,7 +67,7 @@ int msrc_start(struct msrc *s);
 void msrc_close(struct msrc *s, void (*closed)(void *data));
 
 /* Number of manifest files tracked (those that do not parse included), and
- * of distinct objects they provide. */
+ * of distinct objects they provide (this node's Node included). */
 size_t msrc_file_count(const struct msrc *s);
 size_t msrc_object_count(const struct msrc *s);
 

@@ -139,6 +139,16 @@ int hmap_strset_add(struct hmap *m, const char *key)
 	return r;
 }
 
+void hmap_strset_free(struct hmap *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(m, &it, NULL, &v))
+		free(v);
+	hmap_fini(m);
+}
+
 int hmap_next(const struct hmap *m, size_t *iter, const char **key, void **value)
 {
 	for (; *iter < m->cap; (*iter)++) {

@@ -35,6 +35,8 @@ void *hmap_del(struct hmap *m, const char *key);
  * (free the values before hmap_fini). Adds key unless present. Returns 0
  * or -ENOMEM. */
 int hmap_strset_add(struct hmap *m, const char *key);
+/* Frees a string set's keys and its table. */
+void hmap_strset_free(struct hmap *m);
 
 /* Iteration: for (size_t i = 0; hmap_next(m, &i, &k, &v); ) ... Do not
  * insert or delete while iterating. */

@@ -81,3 +81,19 @@ bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b)
 {
 	return ip_addr_cmp(a, b) == 0;
 }
+
+bool ip_prefix_contains(const struct ip_addr *net, uint8_t len, const struct ip_addr *a)
+{
+	size_t bytes = ip_addr_len(net);
+
+	if (!net->family || net->family != a->family || len > 8 * bytes)
+		return false;
+	for (size_t i = 0; i < bytes; i++) {
+		int bits = (int)len - (int)(8 * i);
+		uint8_t mask = bits >= 8 ? 0xff : bits <= 0 ? 0 : (uint8_t)(0xff << (8 - bits));
+
+		if ((net->bytes[i] & mask) != (a->bytes[i] & mask))
+			return false;
+	}
+	return true;
+}

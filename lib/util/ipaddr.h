@@ -27,5 +27,7 @@ const char *ip_addr_fmt(const struct ip_addr *a, char *buf);
 size_t ip_addr_len(const struct ip_addr *a);
 int ip_addr_cmp(const struct ip_addr *a, const struct ip_addr *b);
 bool ip_addr_eq(const struct ip_addr *a, const struct ip_addr *b);
+/* Whether a is inside net/len (same family). */
+bool ip_prefix_contains(const struct ip_addr *net, uint8_t len, const struct ip_addr *a);
 
 #endif

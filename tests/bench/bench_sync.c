@@ -198,7 +198,7 @@ int main(int argc, char **argv)
 	unsigned n_svc = argc > 1 ? (unsigned)atoi(argv[1]) : 1000;
 	unsigned n_eps = argc > 2 ? (unsigned)atoi(argv[2]) : 10;
 	const char *table = argc > 3 ? argv[3] : "nftproxy";
-	struct nft_sync_config cfg = { .table = table, .masq_mark = 0x4000 };
+	struct nft_sync_config cfg = { .table = table, .compile = { .masq_mark = 0x4000 } };
 	struct nft_sync *s = NULL;
 	struct model *m = NULL;
 	double t0;

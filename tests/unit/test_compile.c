@@ -175,6 +175,11 @@ static void test_dual_stack_service(void)
 		const struct nft_elem_ir *e = &f->elems[i];
 
 		nft_elem_key_print(e, key, sizeof(key));
+		if (strncmp(e->set, "cluster-ips", 11) == 0) {
+			CHECK(e->chain == NULL);
+			CHECK(strcmp(key, "10.96.0.10") == 0 || strcmp(key, "fd00:10:96::10") == 0);
+			continue;
+		}
 		n_svc_elems++;
 		if (strcmp(key, "10.96.0.10 . tcp . 80") == 0) {
 			CHECK_STR(e->set, "service-ips");
@@ -210,7 +215,7 @@ static void test_no_endpoints_and_ignored(void)
 	CHECK_INT(nft_state_new(&s), 0);
 	CHECK_INT(nftc_compile_service(&cfg, m, "shop/empty", s, NULL, &f), 0);
 	CHECK_INT(f->n_chains, 0);
-	CHECK_INT(f->n_elems, 1);
+	CHECK_INT(f->n_elems, 2); /* and its cluster-ips element */
 	nft_elem_key_print(&f->elems[0], key, sizeof(key));
 	CHECK_STR(key, "10.96.0.20 . sctp . 443");
 	CHECK_STR(f->elems[0].set, "no-endpoint-services");
@@ -232,12 +237,16 @@ static void test_skeleton(void)
 {
 	struct nft_frag *f;
 	const struct nft_chain_ir *c;
+	struct model *m;
 
-	CHECK_INT(nftc_skeleton(&cfg, &f), 0);
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nftc_skeleton(&cfg, m, NULL, 0, &f), 0);
 	c = find_chain(f, "services", "services");
 	CHECK(c != NULL);
 	CHECK_STR(rule_text(c, 0), "ip daddr . meta l4proto . th dport vmap @service-ips");
 	CHECK_STR(rule_text(c, 1), "ip6 daddr . meta l4proto . th dport vmap @service-ips6");
+	CHECK_STR(rule_text(c, 2),
+		  "ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports");
 	c = find_chain(f, "masquerading", "masquerading");
 	CHECK(c != NULL);
 	CHECK_STR(rule_text(c, 0),
@@ -254,6 +263,7 @@ static void test_skeleton(void)
 	CHECK(c != NULL && c->hook == NFT_HOOK_PREROUTING && c->prio == -100);
 	CHECK_STR(rule_text(c, 0), "jump services");
 	nft_frag_free(f);
+	model_free(m);
 }
 
 static void test_chain_names(void)

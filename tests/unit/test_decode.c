@@ -84,6 +84,7 @@ static struct kdec_object take_one(const char *s)
 	o = res.objects[0];
 	res.objects[0].svc = NULL;
 	res.objects[0].slice = NULL;
+	res.objects[0].node = NULL;
 	res.objects[0].desc = NULL;
 	kdec_result_fini(&res);
 	return o;
@@ -371,11 +372,15 @@ static void check_full_service(const struct model_service *svc)
 	/* Blanks trimmed, host bits cleared. */
 	CHECK_STR(prefix_str(&svc->lb_source_ranges[1], buf), "203.0.0.0/16");
 	CHECK_STR(prefix_str(&svc->lb_source_ranges[2], buf), "2001:db8:1::/48");
-	/* The hostname-only ingress entry carries no IP. */
+	/* The hostname-only ingress entry carries no IP; the ipMode: Proxy one
+	 * is the load balancer's business, not ours. */
 	CHECK_INT(svc->n_lb_ingress_ips, 2);
 	check_ip(&svc->lb_ingress_ips[0], "192.0.2.100");
 	check_ip(&svc->lb_ingress_ips[1], "2001:db8::100");
 	CHECK(svc->external_name == NULL);
+	CHECK_STR(svc->traffic_distribution, "PreferClose");
+	/* topology-mode wins over the older topology-aware-hints. */
+	CHECK(svc->topology_disabled);
 	/* Sorted by key; `empty:` with no value is "". */
 	CHECK_INT(svc->n_labels, 3);
 	CHECK_STR(svc->labels[0].key, "app");
@@ -435,6 +440,9 @@ static void test_service_defaults(void)
 	CHECK_INT(svc->internal_policy, SVC_POLICY_ABSENT);
 	CHECK_INT(svc->ip_families[0], 0);
 	CHECK_INT(svc->n_labels, 0);
+	CHECK(svc->traffic_distribution == NULL);
+	CHECK(!svc->topology_disabled);
+	CHECK_INT(svc->n_lb_ingress_ips, 0);
 	kdec_object_fini(&o);
 
 	/* Headless, ExternalName, and a clusterIP left empty. */
@@ -491,6 +499,126 @@ static void test_quoted_ports(void)
 	kdec_result_fini(&res);
 	CHECK_INT(res.n_rejected, 0);
 	CHECK(res.rejected == NULL);
+}
+
+/* A Service "t/s" with metadata extra `meta` (YAML flow map entries),
+ * spec extra `spec` and top-level extra `rest`; the one object it holds. */
+static struct kdec_object take_svc(const char *meta, const char *spec, const char *rest)
+{
+	struct kdec_object o;
+	char *buf;
+
+	CHECK(asprintf(&buf, "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: t%s%s}\n"
+			     "spec: {clusterIP: 10.0.0.1, ports: [{port: 80}]%s%s}\n%s",
+		       *meta ? ", " : "", meta, *spec ? ", " : "", spec, rest) > 0);
+	o = take_one(buf);
+	free(buf);
+	return o;
+}
+
+/* spec.trafficDistribution is kept as written (kube-proxy ignores values
+ * it does not know); the topology annotations turn hints off. */
+static void test_service_topology(void)
+{
+	static const struct {
+		const char *meta;
+		bool disabled;
+	} ann[] = {
+		{ "", false },
+		{ "annotations: {}", false },
+		{ "annotations: {service.kubernetes.io/topology-mode: Disabled}", true },
+		{ "annotations: {service.kubernetes.io/topology-mode: disabled}", true },
+		{ "annotations: {service.kubernetes.io/topology-mode: DISABLED}", false },
+		{ "annotations: {service.kubernetes.io/topology-mode: Auto}", false },
+		{ "annotations: {service.kubernetes.io/topology-aware-hints: disabled}", true },
+		{ "annotations: {service.kubernetes.io/topology-aware-hints: Disabled}", true },
+		{ "annotations: {service.kubernetes.io/topology-aware-hints: auto}", false },
+		/* topology-mode decides when present; empty counts as absent. */
+		{ "annotations: {service.kubernetes.io/topology-mode: Auto, "
+		  "service.kubernetes.io/topology-aware-hints: Disabled}", false },
+		{ "annotations: {service.kubernetes.io/topology-mode: Disabled, "
+		  "service.kubernetes.io/topology-aware-hints: Auto}", true },
+		{ "annotations: {service.kubernetes.io/topology-mode: \"\", "
+		  "service.kubernetes.io/topology-aware-hints: Disabled}", true },
+		{ "annotations: {service.kubernetes.io/topology-mode: ~, "
+		  "service.kubernetes.io/topology-aware-hints: disabled}", true },
+		/* Annotations nftproxy does not read are not checked. */
+		{ "annotations: {example.com/n: 3, service.kubernetes.io/topology-mode: Disabled}", true },
+		{ "annotations: ~", false },
+	};
+	struct kdec_object a, b;
+
+	for (size_t i = 0; i < sizeof(ann) / sizeof(ann[0]); i++) {
+		a = take_svc(ann[i].meta, "", "");
+		if (a.svc->topology_disabled != ann[i].disabled)
+			fprintf(stderr, "metadata: %s\n", ann[i].meta);
+		CHECK_INT(a.svc->topology_disabled, ann[i].disabled);
+		kdec_object_fini(&a);
+	}
+
+	a = take_svc("", "trafficDistribution: PreferClose", "");
+	CHECK_STR(a.svc->traffic_distribution, "PreferClose");
+	b = take_svc("", "trafficDistribution: PreferSameNode", "");
+	CHECK_STR(b.svc->traffic_distribution, "PreferSameNode");
+	CHECK(!model_service_equal(a.svc, b.svc));
+	kdec_object_fini(&b);
+	/* A value from a newer API: kept, the Service is served. */
+	b = take_svc("", "trafficDistribution: PreferSomewhereNew", "");
+	CHECK_STR(b.svc->traffic_distribution, "PreferSomewhereNew");
+	kdec_object_fini(&b);
+	b = take_svc("", "trafficDistribution: \"\"", "");
+	CHECK(b.svc->traffic_distribution == NULL);
+	kdec_object_fini(&b);
+	b = take_svc("", "trafficDistribution: ~", "");
+	CHECK(b.svc->traffic_distribution == NULL);
+	CHECK(!model_service_equal(a.svc, b.svc));
+	kdec_object_fini(&b);
+	b = take_svc("", "trafficDistribution: PreferClose", "");
+	CHECK(model_service_equal(a.svc, b.svc));
+	b.svc->topology_disabled = true;
+	CHECK(!model_service_equal(a.svc, b.svc));
+	kdec_object_fini(&b);
+	kdec_object_fini(&a);
+}
+
+/* status.loadBalancer.ingress: what kube-proxy programs of it. */
+static void test_service_lb_ingress(void)
+{
+	struct kdec_object o;
+
+	o = take_svc("", "type: LoadBalancer",
+		     "status:\n  loadBalancer:\n    ingress:\n"
+		     "    - {ip: 192.0.2.1}\n"
+		     "    - {ip: 192.0.2.2, ipMode: VIP}\n"
+		     "    - {ip: 192.0.2.3, ipMode: Proxy}\n"
+		     "    - {hostname: lb.example.com}\n"
+		     "    - {hostname: lb.example.com, ipMode: Proxy}\n"
+		     "    - {ip: \"\"}\n"
+		     "    - {ip: ~, hostname: x.example.com}\n"
+		     "    - {ip: 192.0.2.4, ipMode: Elsewhere}\n"
+		     "    - {ip: 300.1.1.1}\n"
+		     "    - {ip: \"2001:db8::5\", ipMode: VIP, ports: [{port: 80, protocol: TCP}]}\n"
+		     "    - {ip: 192.0.2.6, ipMode: ~}\n");
+	CHECK_INT(o.svc->n_lb_ingress_ips, 4);
+	check_ip(&o.svc->lb_ingress_ips[0], "192.0.2.1");
+	check_ip(&o.svc->lb_ingress_ips[1], "192.0.2.2");
+	check_ip(&o.svc->lb_ingress_ips[2], "2001:db8::5");
+	check_ip(&o.svc->lb_ingress_ips[3], "192.0.2.6");
+	kdec_object_fini(&o);
+
+	/* Only Proxy entries (or none usable): no address, the Service stays. */
+	o = take_svc("", "type: LoadBalancer",
+		     "status: {loadBalancer: {ingress: [{ip: 192.0.2.3, ipMode: Proxy}]}}\n");
+	CHECK_INT(o.svc->n_lb_ingress_ips, 0);
+	CHECK(o.svc->lb_ingress_ips == NULL);
+	kdec_object_fini(&o);
+	o = take_svc("", "type: LoadBalancer", "status: {loadBalancer: {ingress: []}}\n");
+	CHECK_INT(o.svc->n_lb_ingress_ips, 0);
+	CHECK(o.svc->lb_ingress_ips == NULL);
+	kdec_object_fini(&o);
+	o = take_svc("", "", "status: {loadBalancer: {}}\n");
+	CHECK_INT(o.svc->n_lb_ingress_ips, 0);
+	kdec_object_fini(&o);
 }
 
 /* ---- EndpointSlices ---- */
@@ -783,8 +911,22 @@ static void test_service_validation(void)
 		   "(address/length)");
 	expect_bad(SVC("  healthCheckNodePort: -1\n"),
 		   "Service shop/web: spec.healthCheckNodePort: -1 is out of range 0-65535");
-	expect_bad(SVC("  clusterIP: 10.0.0.1\nstatus: {loadBalancer: {ingress: [{ip: 300.1.1.1}]}}\n"),
-		   "Service shop/web: status.loadBalancer.ingress[0].ip: \"300.1.1.1\" is not an IP address");
+	/* Wrong types are refused (the API's typed decoding would refuse them);
+	 * wrong values of these fields are not: see test_service_lb_ingress. */
+	expect_bad(SVC("  clusterIP: 10.0.0.1\nstatus: {loadBalancer: {ingress: [{ip: 300}]}}\n"),
+		   "Service shop/web: status.loadBalancer.ingress[0].ip: 300 is an integer, expected a string");
+	expect_bad(SVC("  clusterIP: 10.0.0.1\nstatus: {loadBalancer: {ingress: [{ip: 10.0.0.2, ipMode: [VIP]}]}}\n"),
+		   "Service shop/web: status.loadBalancer.ingress[0].ipMode: got a list, expected a string");
+	expect_bad(SVC("  clusterIP: 10.0.0.1\nstatus: {loadBalancer: {ingress: [hostname]}}\n"),
+		   "Service shop/web: status.loadBalancer.ingress[0]: \"hostname\" is a string, expected a map");
+	expect_bad(SVC("  trafficDistribution: {prefer: close}\n"),
+		   "Service shop/web: spec.trafficDistribution: got a map, expected a string");
+	expect_bad("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop, annotations: [a]}\n",
+		   "Service shop/web: metadata.annotations: got a list, expected a map");
+	expect_bad("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop, annotations: "
+		   "{service.kubernetes.io/topology-mode: false}}\n",
+		   "Service shop/web: metadata.annotations.service.kubernetes.io/topology-mode: false is "
+		   "a boolean, expected a string");
 	expect_bad("apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop, labels: {v: 1}}\n",
 		   "Service shop/web: metadata.labels.v: 1 is an integer, expected a string");
 	expect_bad("apiVersion: v1\nkind: Service\nmetadata: {name: Web_1, namespace: shop}\n",
@@ -999,6 +1141,60 @@ static void test_node(void)
 	doc_free(root);
 }
 
+
+/* Nodes in manifests: decoded only when asked for (the manifest source
+ * does), cluster-scoped in descriptions and rejections. */
+static void test_node_manifests(void)
+{
+	static const char y[] =
+		"apiVersion: v1\nkind: Node\nmetadata: {name: node-1, labels: {"
+		"topology.kubernetes.io/zone: zone-a}}\n"
+		"spec: {podCIDRs: [10.244.1.0/24]}\n"
+		"status: {addresses: [{type: InternalIP, address: 192.0.2.1}]}\n"
+		"---\napiVersion: v1\nkind: Node\nmetadata: {name: node-2}\n"
+		"spec: {podCIDRs: [nope]}\n"
+		"---\napiVersion: v1\nkind: NodeList\nitems:\n- metadata: {name: node-3}\n"
+		"---\nkind: Node\nmetadata: {name: node-4}\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: 10.0.0.1}\n";
+	struct kdec_result res = { 0 };
+	char err[KDEC_ERR_MAX];
+
+	/* Without the flag: ignored, as any kind nftproxy does not use. */
+	CHECK_INT(parse_str(y, &res, err), 0);
+	CHECK_INT(res.n_objects, 1);
+	CHECK_INT(res.n_rejected, 0);
+	CHECK_INT(res.n_ignored, 4);
+	kdec_result_fini(&res);
+
+	CHECK_INT(kdec_parse_buffer_flags(y, strlen(y), "test", KDEC_PARSE_NODES, &res, err,
+					  sizeof(err)), 0);
+	CHECK_INT(res.n_objects, 3);
+	CHECK_INT(res.objects[0].kind, KDEC_NODE);
+	CHECK_STR(res.objects[0].desc, "Node node-1");
+	CHECK(res.objects[0].svc == NULL && res.objects[0].slice == NULL);
+	CHECK_STR(res.objects[0].node->name, "node-1");
+	CHECK_INT(res.objects[0].node->n_addrs, 1);
+	check_ip(&res.objects[0].node->addrs[0], "192.0.2.1");
+	CHECK_INT(res.objects[0].node->n_pod_cidrs, 1);
+	CHECK_STR(kv_get(res.objects[0].node->labels, res.objects[0].node->n_labels,
+			 NODE_ZONE_LABEL), "zone-a");
+	/* A NodeList's items inherit kind and apiVersion. */
+	CHECK_INT(res.objects[1].kind, KDEC_NODE);
+	CHECK_STR(res.objects[1].desc, "Node node-3");
+	CHECK_INT(res.objects[2].kind, KDEC_SERVICE);
+	CHECK_INT(res.n_rejected, 2);
+	CHECK_INT(res.rejected[0].kind, KDEC_NODE);
+	CHECK(res.rejected[0].ns == NULL);
+	CHECK_STR(res.rejected[0].name, "node-2");
+	CHECK_STR(res.rejected[0].error,
+		  "Node node-2: spec.podCIDRs[0]: \"nope\" is not a CIDR (address/length)");
+	CHECK_INT(res.rejected[1].kind, KDEC_NODE);
+	CHECK(res.rejected[1].ns == NULL);
+	CHECK_STR(res.rejected[1].name, "node-4");
+	CHECK_STR(res.rejected[1].error, "Node node-4: apiVersion: required field is missing");
+	kdec_result_fini(&res);
+}
+
 int main(void)
 {
 	RUN(test_yaml_scalars);
@@ -1008,6 +1204,8 @@ int main(void)
 	RUN(test_service_full);
 	RUN(test_service_defaults);
 	RUN(test_quoted_ports);
+	RUN(test_service_topology);
+	RUN(test_service_lb_ingress);
 	RUN(test_slice_full);
 	RUN(test_slice_fqdn_and_ipv6);
 	RUN(test_multi_document);
@@ -1019,6 +1217,7 @@ int main(void)
 	RUN(test_syntax_errors);
 	RUN(test_from_doc);
 	RUN(test_node);
+	RUN(test_node_manifests);
 	fprintf(stderr, "test_decode: all passed\n");
 	return 0;
 }

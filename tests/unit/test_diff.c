@@ -46,7 +46,7 @@ static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
 	if (full) {
 		struct nft_frag *skel;
 
-		CHECK_INT(nftc_skeleton(&cfg, &skel), 0);
+		CHECK_INT(nftc_skeleton(&cfg, m, NULL, 0, &skel), 0);
 		CHECK_INT(nft_plan_frag(&p, s, skel), 0);
 	}
 	for (int i = 0; i < n; i++) {
@@ -97,17 +97,19 @@ static struct counts one_endpoint_change(unsigned n_services)
 	CHECK_INT(nft_state_new(&s), 0);
 	populate(m, n_services, 3);
 	cold = sync_once(s, m, true);
-	/* 4 service maps, 2 hairpin sets + one LB map per NFT_LB_PER_MAP service ports */
-	CHECK_INT(cold.n[NFT_OP_ADD_SET], 6 + (n_services + NFT_LB_PER_MAP - 1) / NFT_LB_PER_MAP);
+	/* 16 fixed sets and maps (per family: service, no-endpoint, node port,
+	 * no-endpoint node port and firewall maps, cluster and node port
+	 * address sets, hairpin) + one LB map per NFT_LB_PER_MAP service ports */
+	CHECK_INT(cold.n[NFT_OP_ADD_SET], 16 + (n_services + NFT_LB_PER_MAP - 1) / NFT_LB_PER_MAP);
 	CHECK_INT(cold.n[NFT_OP_ADD_TABLE], 1);
-	/* skeleton 10 chains; one chain per service port */
-	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 10 + n_services);
-	/* per service its LB rule; skeleton 17 rules */
-	CHECK_INT(cold.n[NFT_OP_ADD_RULE], 17 + n_services);
-	/* per service: 1 service-ips element + 3 LB ranges; one hairpin
-	 * element per endpoint address */
+	/* skeleton 14 chains; one chain per service port */
+	CHECK_INT(cold.n[NFT_OP_ADD_CHAIN], 14 + n_services);
+	/* per service its LB rule; skeleton 29 rules */
+	CHECK_INT(cold.n[NFT_OP_ADD_RULE], 29 + n_services);
+	/* per service: 1 service-ips element, 1 cluster-ips element, 3 LB
+	 * ranges; one hairpin element per endpoint address */
 	CHECK_INT(s->hairpin.len, 3 * n_services);
-	CHECK_INT(cold.n[NFT_OP_ADD_ELEM], 4 * n_services + 3 * n_services);
+	CHECK_INT(cold.n[NFT_OP_ADD_ELEM], 5 * n_services + 3 * n_services);
 	CHECK_INT(cold.n[NFT_OP_DEL_CHAIN] + cold.n[NFT_OP_DEL_ELEM], 0);
 
 	/* Nothing changed: a full resync plans nothing. */
@@ -154,8 +156,8 @@ static void test_delete_and_no_endpoints(void)
 	populate(m, 5, 2);
 	sync_once(s, m, true);
 	size_t chains = s->chains.len, elems = s->elems.len, hairpin = s->hairpin.len;
-	/* LB ranges are not state elements */
-	CHECK_INT(elems, 5);
+	/* LB ranges are not state elements: service-ips and cluster-ips */
+	CHECK_INT(elems, 10);
 
 	/* Slice gone: the service rejects (one no-endpoint element), its svc
 	 * chain, LB ranges and its endpoints' hairpin elements go away. */
@@ -179,7 +181,7 @@ static void test_delete_and_no_endpoints(void)
 	CHECK_INT(model_service_delete(m, "ns3", "svc3"), 0);
 	c = sync_once(s, m, false);
 	CHECK_INT(c.n[NFT_OP_DEL_CHAIN], 1);
-	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 5);
+	CHECK_INT(c.n[NFT_OP_DEL_ELEM], 6); /* and its cluster-ips element */
 	CHECK_INT(c.n[NFT_OP_ADD_ELEM] + c.n[NFT_OP_ADD_CHAIN], 0);
 	CHECK(nft_state_owner(s, "ns3/svc3") == NULL);
 	nft_state_free(s);
@@ -269,6 +271,10 @@ static void check_consistent(struct nft_state *s)
 		struct nft_ap_elem *e = v;
 
 		CHECK(!e->interval); /* LB ranges live in their chains */
+		if (strncmp(e->set, "cluster-ips", 11) == 0 || strncmp(e->set, "nodeport-ips", 12) == 0) {
+			CHECK(e->target == NULL); /* plain set elements */
+			continue;
+		}
 		if (!e->target || hmap_get(&s->chains, e->target->name) != e->target) {
 			fprintf(stderr, "element %s goes to a chain the state does not hold\n", e->id);
 			exit(1);

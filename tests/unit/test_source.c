@@ -574,6 +574,260 @@ static void test_dir_replaced(void)
 	fx_fini(&fx);
 }
 
+/* ---- this node's Node ---- */
+
+/* A Node with zone label %s, pod CIDR %s, InternalIP %s, and a heartbeat
+ * time %s (which nftproxy does not read). */
+#define NODE_YAML \
+	"apiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n  labels:\n" \
+	"    topology.kubernetes.io/zone: %s\nspec:\n  podCIDRs: [\"%s\"]\nstatus:\n" \
+	"  addresses:\n  - type: InternalIP\n    address: %s\n" \
+	"  conditions:\n  - type: Ready\n    lastHeartbeatTime: \"%s\"\n"
+
+static void write_node(const struct fx *fx, const char *file, const char *name, const char *ip)
+{
+	write_file(fx, file, NODE_YAML, name, "zone-a", "10.244.1.0/24", ip, "2026-01-01T00:00:00Z");
+}
+
+static void fx_start_as(struct fx *fx, const char *node_name)
+{
+	fx_new_source(fx, fx->dir);
+	CHECK_INT(msrc_set_node_name(fx->src, node_name), 0);
+	CHECK_INT(msrc_start(fx->src), 0);
+}
+
+/* The model's node is node-1 with InternalIP ip, or absent (ip NULL). */
+static void check_node(const struct fx *fx, const char *ip)
+{
+	const struct model_node *n = model_node_get(fx->model);
+	char buf[IP_ADDR_STRLEN];
+
+	if (!ip) {
+		if (n) {
+			fprintf(stderr, "node %s should not be in the model\n", n->name);
+			exit(1);
+		}
+		return;
+	}
+	if (!n) {
+		fprintf(stderr, "node node-1 is not in the model\n");
+		exit(1);
+	}
+	CHECK_STR(n->name, "node-1");
+	CHECK_STR(kv_get(n->labels, n->n_labels, NODE_ZONE_LABEL), "zone-a");
+	CHECK_INT(n->n_addrs, 1);
+	CHECK_STR(ip_addr_fmt(&n->addrs[0], buf), ip);
+	CHECK_INT(n->n_pod_cidrs, 1);
+}
+
+/* What the code under test writes to stderr between the two calls. */
+struct capture {
+	char path[64];
+	int fd, saved;
+};
+
+static void capture_start(struct capture *c)
+{
+	strcpy(c->path, "/tmp/test_source.log.XXXXXX");
+	c->fd = mkstemp(c->path);
+	CHECK(c->fd >= 0);
+	fflush(stderr);
+	c->saved = dup(STDERR_FILENO);
+	CHECK(c->saved >= 0);
+	CHECK(dup2(c->fd, STDERR_FILENO) >= 0);
+}
+
+/* Stops capturing, echoes what was captured and counts the lines that
+ * contain every one of the NULL-terminated strings. */
+static int capture_stop(struct capture *c, const char *const *want)
+{
+	char line[4096];
+	int n = 0;
+	FILE *f;
+
+	fflush(stderr);
+	CHECK(dup2(c->saved, STDERR_FILENO) >= 0);
+	close(c->saved);
+	f = fdopen(c->fd, "r");
+	CHECK(f != NULL);
+	rewind(f);
+	while (fgets(line, sizeof(line), f)) {
+		bool all = true;
+
+		fputs(line, stderr);
+		for (size_t i = 0; want[i]; i++)
+			all = all && strstr(line, want[i]);
+		n += all;
+	}
+	fclose(f);
+	unlink(c->path);
+	return n;
+}
+
+static void test_node_applied(void)
+{
+	struct fx fx;
+	int before;
+
+	fx_init(&fx);
+	write_file(&fx, "a.yaml", SVC_YAML "---\n" NODE_YAML, "web", "10.96.0.10", 80, "node-1",
+		   "zone-a", "10.244.1.0/24", "192.0.2.1", "2026-01-01T00:00:00Z");
+	fx_start_as(&fx, "node-1");
+	CHECK_INT(fx.changes, 0);   /* not called for the initial load */
+	check_node(&fx, "192.0.2.1");
+	check_web(&fx, "web", "10.96.0.10", 80, NULL, 0);
+	CHECK_INT(msrc_object_count(fx.src), 2);
+
+	/* A new address: a change is reported though no service is dirty. */
+	take_dirty(&fx);
+	write_file(&fx, "a.yaml", SVC_YAML "---\n" NODE_YAML, "web", "10.96.0.10", 80, "node-1",
+		   "zone-a", "10.244.1.0/24", "192.0.2.2", "2026-01-01T00:00:00Z");
+	wait_change(&fx);
+	check_node(&fx, "192.0.2.2");
+
+	/* Only what the proxy does not read changed: nothing reported. */
+	take_dirty(&fx);
+	before = fx.changes;
+	write_file(&fx, "a.yaml", SVC_YAML "---\n" NODE_YAML, "web", "10.96.0.10", 80, "node-1",
+		   "zone-a", "10.244.1.0/24", "192.0.2.2", "2026-01-01T00:00:10Z");
+	run_for(&fx, 300);
+	CHECK_INT(fx.changes, before);
+	check_node(&fx, "192.0.2.2");
+
+	/* The file no longer has it: the model forgets it, the service stays. */
+	write_file(&fx, "a.yaml", SVC_YAML, "web", "10.96.0.10", 80);
+	wait_change(&fx);
+	check_node(&fx, NULL);
+	check_web(&fx, "web", "10.96.0.10", 80, NULL, 0);
+	CHECK_INT(msrc_object_count(fx.src), 1);
+
+	/* In a file of its own, which then goes away. */
+	write_node(&fx, "node.yaml", "node-1", "192.0.2.3");
+	wait_change(&fx);
+	check_node(&fx, "192.0.2.3");
+	remove_file(&fx, "node.yaml");
+	wait_change(&fx);
+	check_node(&fx, NULL);
+	check_web(&fx, "web", "10.96.0.10", 80, NULL, 0);
+	fx_fini(&fx);
+}
+
+static void test_node_other_ignored(void)
+{
+	static const char *const want[] = { "a.yaml", "node other", "ignoring", NULL };
+	struct capture cap;
+	struct fx fx;
+	int before;
+
+	fx_init(&fx);
+	write_node(&fx, "a.yaml", "other", "192.0.2.9");
+	log_verbosity = 2;
+	capture_start(&cap);
+	fx_start_as(&fx, "node-1");
+	log_verbosity = getenv("TEST_VERBOSE") ? 4 : 0;
+	CHECK_INT(capture_stop(&cap, want), 1);
+	check_node(&fx, NULL);
+	CHECK_INT(msrc_object_count(fx.src), 0);
+
+	/* Its changes are not ours either. */
+	take_dirty(&fx);
+	before = fx.changes;
+	write_node(&fx, "a.yaml", "other", "192.0.2.10");
+	run_for(&fx, 300);
+	CHECK_INT(fx.changes, before);
+	check_node(&fx, NULL);
+
+	/* Next to this node's, in the same file: only this one is taken. */
+	write_file(&fx, "a.yaml", NODE_YAML "---\n" NODE_YAML, "other", "zone-b", "10.244.9.0/24",
+		   "192.0.2.10", "2026-01-01T00:00:00Z", "node-1", "zone-a", "10.244.1.0/24",
+		   "192.0.2.1", "2026-01-01T00:00:00Z");
+	wait_change(&fx);
+	check_node(&fx, "192.0.2.1");
+	CHECK_INT(msrc_object_count(fx.src), 1);
+	fx_fini(&fx);
+
+	/* A source told no node name takes no Node. */
+	fx_init(&fx);
+	write_node(&fx, "a.yaml", "node-1", "192.0.2.1");
+	fx_start(&fx);
+	check_node(&fx, NULL);
+	CHECK_INT(msrc_object_count(fx.src), 0);
+	fx_fini(&fx);
+}
+
+static void test_node_bad_keeps(void)
+{
+	struct fx fx;
+	int before;
+
+	fx_init(&fx);
+	write_node(&fx, "a.yaml", "node-1", "192.0.2.1");
+	write_file(&fx, "b.yaml", SVC_YAML, "web", "10.96.0.10", 80);
+	fx_start_as(&fx, "node-1");
+	check_node(&fx, "192.0.2.1");
+
+	/* A bad address: the Node is refused, the one served stays. */
+	take_dirty(&fx);
+	before = fx.changes;
+	write_file(&fx, "a.yaml", NODE_YAML, "node-1", "zone-a", "10.244.1.0/24", "192.0.2.300",
+		   "2026-01-01T00:00:00Z");
+	run_for(&fx, 300);
+	CHECK_INT(fx.changes, before);
+	check_node(&fx, "192.0.2.1");
+	CHECK_INT(msrc_object_count(fx.src), 2);
+
+	/* So does a file that does not parse. */
+	write_file(&fx, "a.yaml", "kind: Node\nmetadata: {name: [\n");
+	run_for(&fx, 300);
+	CHECK_INT(fx.changes, before);
+	check_node(&fx, "192.0.2.1");
+
+	/* Fixed: the new version is taken. */
+	write_node(&fx, "a.yaml", "node-1", "192.0.2.2");
+	wait_change(&fx);
+	check_node(&fx, "192.0.2.2");
+
+	/* A bad Node that was never good is simply not there. */
+	remove_file(&fx, "a.yaml");
+	wait_change(&fx);
+	check_node(&fx, NULL);
+	write_file(&fx, "c.yaml", NODE_YAML, "node-1", "zone-a", "10.244.1", "192.0.2.1",
+		   "2026-01-01T00:00:00Z");
+	run_for(&fx, 300);
+	check_node(&fx, NULL);
+	check_web(&fx, "web", "10.96.0.10", 80, NULL, 0);
+	fx_fini(&fx);
+}
+
+/* Defined by two files: the first keeps it, the other takes over. */
+static void test_node_duplicates(void)
+{
+	struct fx fx;
+
+	fx_init(&fx);
+	write_node(&fx, "a.yaml", "node-1", "192.0.2.1");
+	write_node(&fx, "b.yaml", "node-1", "192.0.2.2");
+	fx_start_as(&fx, "node-1");
+	check_node(&fx, "192.0.2.1");
+	CHECK_INT(msrc_object_count(fx.src), 1);
+
+	/* Twice in one file: the first definition. */
+	write_file(&fx, "b.yaml", NODE_YAML "---\n" NODE_YAML, "node-1", "zone-a", "10.244.1.0/24",
+		   "192.0.2.3", "2026-01-01T00:00:00Z", "node-1", "zone-a", "10.244.1.0/24",
+		   "192.0.2.4", "2026-01-01T00:00:00Z");
+	run_for(&fx, 300);
+	check_node(&fx, "192.0.2.1");
+
+	remove_file(&fx, "a.yaml");
+	wait_change(&fx);
+	check_node(&fx, "192.0.2.3");
+	remove_file(&fx, "b.yaml");
+	wait_change(&fx);
+	check_node(&fx, NULL);
+	CHECK_INT(msrc_object_count(fx.src), 0);
+	fx_fini(&fx);
+}
+
 int main(void)
 {
 	/* The messages the source logs are part of what a test shows. */
@@ -589,5 +843,9 @@ int main(void)
 	RUN(test_burst);
 	RUN(test_configmap_swap);
 	RUN(test_dir_replaced);
+	RUN(test_node_applied);
+	RUN(test_node_other_ignored);
+	RUN(test_node_bad_keeps);
+	RUN(test_node_duplicates);
 	return 0;
 }
