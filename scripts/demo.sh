@@ -26,11 +26,11 @@ nftp_require
 nftp_say "sandbox: node, client and 3 pod network namespaces (prefix $PFX)"
 topo_create 3
 pod_serve_all 8080 5353
-cp manifests/examples/demo-web.yaml "$MANIFESTS/"
-nftp_say "manifests: manifests/examples/demo-web.yaml (Service demo/web and its EndpointSlices)"
+cp manifests/examples/demo-web.yaml manifests/examples/demo-node.yaml "$MANIFESTS/"
+nftp_say "manifests: manifests/examples/demo-web.yaml (NodePort Service demo/web and its EndpointSlices), demo-node.yaml (Node node-1)"
 
-nftp_say "nftproxy --manifests $MANIFESTS   (in the node namespace; log: $TMP/nftproxy.log)"
-nftproxy_start
+nftp_say "nftproxy --manifests $MANIFESTS --hostname-override node-1 --cluster-cidr 10.244.0.0/16,fd00:10:244::/64   (in the node namespace; log: $TMP/nftproxy.log)"
+nftproxy_start --hostname-override node-1 --cluster-cidr 10.244.0.0/16,fd00:10:244::/64
 mapfile -t want < <(svc_expect demo web 10.96.0.10 fd00:10:96::10 "http:80:TCP:8080 dns:53:UDP:5353" "1 2 3")
 wait_dump "${want[@]}"
 
@@ -49,6 +49,8 @@ requests() {
 }
 requests tcp 10.96.0.10 80 10
 requests udp fd00:10:96::10 53 5
+nftp_say "the node port: the node's address $NODE_IP4, port 30080"
+requests tcp "$NODE_IP4" 30080 5
 
 nftp_say "nftproxyctl dump   (the service map, read back from the kernel)"
 nftproxyctl dump | sed 's/^/    /'
