@@ -107,7 +107,6 @@ int nftc_skeleton(const struct nftc_config *cfg, const struct model *m,
 	const struct nft_rule_ir check_no_ep = { .kind = NFT_RULE_CT_NEW_JUMP,
 						 .target = NFT_CHAIN_NO_ENDPOINTS };
 	const struct nft_rule_ir check_forward[] = { check_no_ep, check_cips };
-	const struct nft_rule_ir check_output[] = { check_no_ep, check_fw };
 	const struct nft_rule_ir no_eps[] = {
 		{ .kind = NFT_RULE_DISPATCH, .family = AF_INET, .target = NFT_MAP_NO_ENDPOINTS },
 		{ .kind = NFT_RULE_DISPATCH, .family = AF_INET6, .target = NFT_MAP_NO_ENDPOINTS6 },
@@ -178,9 +177,11 @@ int nftc_skeleton(const struct nftc_config *cfg, const struct model *m,
 	if (r < 0)
 		return r;
 	/* Regular chains first: base chains jump to them. The priorities are
-	 * kube-proxy's: DNAT at dstnat (-100); the firewall and no-endpoint
-	 * checks just before it (-110) so a refused connection never reaches
-	 * NAT; the unused-port check just after it (-90, output). */
+	 * kube-proxy's: DNAT at dstnat (-100), the firewall check before it
+	 * (-110: it sees the service address), the no-endpoint and unused-port
+	 * checks after it (0: what DNAT took, such as the node's own traffic to
+	 * a Local service's external address that the ext chain short-
+	 * circuits, is no longer for the service address). */
 	if ((r = add_rules(f, NFT_CHAIN_SERVICES, NFT_HOOK_NONE, NULL, 0, services, n_services)) < 0 ||
 	    (r = add_rules(f, NFT_CHAIN_NO_ENDPOINTS, NFT_HOOK_NONE, NULL, 0, no_eps, 4)) < 0 ||
 	    (r = add_rules(f, NFT_CHAIN_FIREWALL, NFT_HOOK_NONE, NULL, 0, firewall, 2)) < 0 ||
@@ -190,11 +191,11 @@ int nftc_skeleton(const struct nftc_config *cfg, const struct model *m,
 	    (r = add_base(f, "nat-prerouting", NFT_HOOK_PREROUTING, "nat", -100, &jump_services, 1)) < 0 ||
 	    (r = add_base(f, "nat-output", NFT_HOOK_OUTPUT, "nat", -100, &jump_services, 1)) < 0 ||
 	    (r = add_base(f, "nat-postrouting", NFT_HOOK_POSTROUTING, "nat", 100, &jump_masq, 1)) < 0 ||
-	    (r = add_base(f, "filter-prerouting", NFT_HOOK_PREROUTING, "filter", -110, &check_fw, 1)) < 0 ||
-	    (r = add_base(f, "filter-input", NFT_HOOK_INPUT, "filter", -110, &check_no_ep, 1)) < 0 ||
-	    (r = add_base(f, "filter-forward", NFT_HOOK_FORWARD, "filter", -110, check_forward, 2)) < 0 ||
-	    (r = add_base(f, "filter-output", NFT_HOOK_OUTPUT, "filter", -110, check_output, 2)) < 0 ||
-	    (r = add_base(f, "filter-output-post-dnat", NFT_HOOK_OUTPUT, "filter", -90, &check_cips, 1)) < 0)
+	    (r = add_base(f, "filter-prerouting-pre-dnat", NFT_HOOK_PREROUTING, "filter", -110, &check_fw, 1)) < 0 ||
+	    (r = add_base(f, "filter-output-pre-dnat", NFT_HOOK_OUTPUT, "filter", -110, &check_fw, 1)) < 0 ||
+	    (r = add_base(f, "filter-input", NFT_HOOK_INPUT, "filter", 0, &check_no_ep, 1)) < 0 ||
+	    (r = add_base(f, "filter-forward", NFT_HOOK_FORWARD, "filter", 0, check_forward, 2)) < 0 ||
+	    (r = add_base(f, "filter-output", NFT_HOOK_OUTPUT, "filter", 0, check_forward, 2)) < 0)
 		goto fail;
 	for (size_t i = 0; i < n_np; i++) {
 		struct nft_elem_ir e = { .set = np_addrs[i].family == AF_INET6 ?

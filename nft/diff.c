@@ -171,6 +171,24 @@ static int plan_chain(struct nft_plan *p, struct nft_state *s, const struct nft_
 	}
 	*fp_out = fp;
 
+	/* A base chain's type, hook and priority cannot change in place: one
+	 * that differs (an older layout) is deleted first and made anew. It
+	 * is safe to delete early: nothing jumps to a base chain. */
+	if (ap && c->hook != NFT_HOOK_NONE && ap->base_fp &&
+	    ap->base_fp != ((uint32_t)nfb_fp_init(c) | 1)) {
+		log_info("table %s: base chain %s has another hook or priority; replacing it",
+			 p->table, c->name);
+		op = op_add(p, NFT_PH_DEL_BASE, NFT_OP_FLUSH_CHAIN, f->owner);
+		if (!op)
+			return -ENOMEM;
+		op->name = c->name;
+		op = op_add(p, NFT_PH_DEL_BASE, NFT_OP_DEL_CHAIN, f->owner);
+		if (!op)
+			return -ENOMEM;
+		op->name = c->name;
+		ap->gen = p->gen;
+		ap = NULL;
+	}
 	if (ap) {
 		ap->gen = p->gen;
 		if (ap->fp == fp)
@@ -786,6 +804,8 @@ static int owner_set(struct nft_state *s, struct nft_owner *o, const struct nft_
 		c->owner = o;
 		c->gen = s->gen;
 		c->ir_hash = irh[i];
+		c->base_fp = f->chains[i].hook != NFT_HOOK_NONE ?
+				     ((uint32_t)nfb_fp_init(&f->chains[i]) | 1) : 0;
 		c->has_lb = f->chains[i].has_lb;
 		c->lb_map = f->chains[i].lb_map;
 		c->lb_slot = f->chains[i].lb_slot;

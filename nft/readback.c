@@ -78,10 +78,13 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
 	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), rb->table) == 0) {
+		struct nft_ap_chain *ac;
 		int r = nft_state_put_chain(rb->s, nftnl_chain_get_str(c, NFTNL_CHAIN_NAME),
-					    nfb_fp_init_nl(c), NULL);
+					    nfb_fp_init_nl(c), &ac);
 		if (r < 0)
 			rb->err = r;
+		else if (nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
+			ac->base_fp = (uint32_t)ac->fp | 1;
 	}
 	nftnl_chain_free(c);
 	return rb->err ? MNL_CB_ERROR : MNL_CB_OK;

@@ -40,6 +40,9 @@ struct nft_ap_chain {
 	uint8_t *lb_eps;
 	uint32_t lb_n;
 	uint8_t lb_dlen;
+	/* Of a base chain: 32 bits of nfb_fp_init (type, hook, priority),
+	 * which a rule change cannot change: 0 for a regular chain. */
+	uint32_t base_fp;
 	uint32_t gen;              /* last plan that claimed it */
 };
 

@@ -82,7 +82,11 @@ static int health_cb(const struct model_service *svc, void *data)
 	c->v[c->n++] = (struct svchealth_service){
 		.ns = svc->ns, .name = svc->name,
 		.health_check_node_port = svc->health_check_node_port,
-		.local_endpoints = (unsigned)model_local_ready(c->d->model, svc, c->d->cfg->node_name),
+		/* One server for both families: the primary family's count, as
+		 * kube-proxy's proxier of that family reports it. */
+		.local_endpoints = (unsigned)model_local_ready(c->d->model, svc, c->d->cfg->node_name,
+							       svc->n_cluster_ips ?
+							       svc->cluster_ips[0].family : AF_INET),
 	};
 	return 0;
 }

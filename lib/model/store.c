@@ -573,7 +573,7 @@ static const struct slice_port *slice_port_for(const struct model_slice *s,
 }
 
 size_t model_local_ready(const struct model *m, const struct model_service *svc,
-			 const char *node)
+			 const char *node, int family)
 {
 	const struct slice_group *g;
 	struct ip_addr *seen = NULL;
@@ -595,8 +595,8 @@ size_t model_local_ready(const struct model *m, const struct model_service *svc,
 			const struct slice_endpoint *se = &s->endpoints[j];
 			bool dup = false;
 
-			if (!se->n_addrs || !slice_endpoint_ready(se) || !se->node_name ||
-			    strcmp(se->node_name, node) != 0)
+			if (!se->n_addrs || se->addr.family != family || !slice_endpoint_ready(se) ||
+			    !se->node_name || strcmp(se->node_name, node) != 0)
 				continue;
 			for (size_t k = 0; k < n && !dup; k++)
 				dup = ip_addr_eq(&seen[k], &se->addr);

@@ -82,11 +82,11 @@ int model_service_foreach(const struct model *m,
 int model_endpoints(const struct model *m, const struct model_service *svc,
 		    const struct svc_port *port, int family, struct model_endpoint **out);
 
-/* Number of distinct ready endpoint addresses of svc on node `node`, over
- * all its slices and families (what kube-proxy's health check node port
- * reports as localEndpoints). */
+/* Number of distinct ready endpoint addresses of family on node `node`,
+ * over all of svc's slices: what kube-proxy's health check node port
+ * reports as localEndpoints (its proxier of that family counts its own). */
 size_t model_local_ready(const struct model *m, const struct model_service *svc,
-			 const char *node);
+			 const char *node, int family);
 
 /* Dirty services. Keys are "namespace/name". A key may name a service that
  * no longer exists (it was deleted): the sync then removes its rules. */

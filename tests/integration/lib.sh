@@ -196,7 +196,7 @@ nftp_on_error() {
 nftp_sweep_stale() {
 	local ns pid p d
 	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }'); do
-		[[ $ns =~ ^np([0-9]+)x[0-9]+-(node|client|pod[0-9]+|req|scratch)$ ]] || continue
+		[[ $ns =~ ^np([0-9]+)x[0-9]+-(node|node2|client|pod[0-9]+|n2pod[0-9]+|req|scratch)$ ]] || continue
 		pid=${BASH_REMATCH[1]}
 		[[ -d /proc/$pid ]] && continue
 		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
@@ -314,11 +314,17 @@ bg_start() {
 	NFTP_LOGS+=("$logf")
 }
 
-# pod_serve I [PORT...]: podserver named pod-I on the given ports (default
-# 8080 5353 9000), TCP and UDP each; waits until it listens.
+# pod_serve I [--show-peer] [PORT...]: podserver named pod-I on the given
+# ports (default 8080 5353 9000), TCP and UDP each; waits until it listens.
+# --show-peer: replies name the source address the pod saw (probe counts
+# them as "peer" lines).
 pod_serve() {
 	local i=$1 ready="$TMP/pod$1.ready" args=() p k
 	shift
+	if [[ ${1:-} == --show-peer ]]; then
+		args+=(--show-peer)
+		shift
+	fi
 	local plist=("$@")
 	((${#plist[@]})) || plist=(8080 5353 9000)
 	for p in "${plist[@]}"; do args+=(--port "$p"); done

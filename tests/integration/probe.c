@@ -34,7 +34,12 @@
  *   ok 60
  *   refused 0  unreachable 0  timeout 0  error 0   (one per line)
  *   reply pod-a 21
+ *   peer pod-a 192.0.2.2 21      (only for replies of podserver --show-peer)
  *   ms_max_ok 0.412   ms_max_refused 0.000   ms_max_fail 0.000
+ *
+ * A reply "pod-a peer=192.0.2.2:40312" (podserver --show-peer) counts as a
+ * reply of pod-a, and as a "peer" line per pod and source address the pod saw
+ * (the port left out: it differs every attempt), for checks of masquerading.
  *
  * --trace adds one line per attempt before the summary:
  *   attempt 3 t=1701320000.123456 result=ok reply=pod-b ms=0.311
@@ -111,6 +116,29 @@ static void usage(FILE *f)
 		"usage: probe [--proto tcp|udp] [--count N] [--timeout-ms T] [--interval-ms I]\n"
 		"             [--duration-ms D] [--source IP] [--sport P | --sport-base P] [--trace]\n"
 		"             [--expect ok|refused|any] IP PORT\n");
+}
+
+/* Splits a --show-peer reply "NAME peer=ADDR:PORT" in place: reply keeps NAME,
+ * *peer points at ADDR (brackets and port removed). *peer is NULL for a plain
+ * reply. */
+static void split_peer(char *reply, char **peer)
+{
+	char *p = strstr(reply, " peer="), *end;
+
+	*peer = NULL;
+	if (!p)
+		return;
+	*p = '\0';
+	p += strlen(" peer=");
+	if (*p == '[') {
+		p++;
+		end = strchr(p, ']');
+	} else {
+		end = strrchr(p, ':');
+	}
+	if (end)
+		*end = '\0';
+	*peer = p;
 }
 
 static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
@@ -378,8 +406,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct target t = { .type = SOCK_STREAM };
-	struct reply_count replies[MAX_REPLIES + 1];
-	size_t n_replies = 0;
+	struct reply_count replies[MAX_REPLIES + 1], peers[MAX_REPLIES + 1];
+	size_t n_replies = 0, n_peers = 0;
 	unsigned long count = 1, timeout_ms = 1000, interval_ms = 0, duration_ms = 0, port;
 	unsigned long counts[RES__MAX] = { 0 }, attempts = 0;
 	double ms_max_ok = 0, ms_max_refused = 0, ms_max_fail = 0;
@@ -504,7 +532,17 @@ int main(int argc, char **argv)
 		attempts++;
 		counts[res]++;
 		if (res == RES_OK) {
-			count_reply(replies, &n_replies, reply);
+			char name[sizeof(reply)], *peer;
+
+			memcpy(name, reply, sizeof(name));
+			split_peer(name, &peer);
+			count_reply(replies, &n_replies, name);
+			if (peer) {
+				char key[sizeof(reply) + 2];
+
+				snprintf(key, sizeof(key), "%s %s", name, peer);
+				count_reply(peers, &n_peers, key);
+			}
 			if (ms > ms_max_ok)
 				ms_max_ok = ms;
 		} else {
@@ -533,6 +571,8 @@ int main(int argc, char **argv)
 		printf("%s %lu\n", result_names[r], counts[r]);
 	for (size_t i = 0; i < n_replies; i++)
 		printf("reply %s %lu\n", replies[i].text, replies[i].n);
+	for (size_t i = 0; i < n_peers; i++)
+		printf("peer %s %lu\n", peers[i].text, peers[i].n);
 	printf("ms_max_ok %.3f\n", ms_max_ok);
 	printf("ms_max_refused %.3f\n", ms_max_refused);
 	printf("ms_max_fail %.3f\n", ms_max_fail);

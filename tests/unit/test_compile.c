@@ -257,7 +257,7 @@ static void test_skeleton(void)
 	CHECK_STR(rule_text(c, 3), "meta mark set meta mark ^ 0x00004000");
 	CHECK_STR(rule_text(c, 4), "masquerade fully-random");
 	c = find_chain(f, "filter-forward", "filter-forward");
-	CHECK(c != NULL && c->hook == NFT_HOOK_FORWARD && c->prio == -110);
+	CHECK(c != NULL && c->hook == NFT_HOOK_FORWARD && c->prio == 0);
 	CHECK_STR(rule_text(c, 0), "ct state new jump no-endpoints");
 	c = find_chain(f, "nat-prerouting", "nat-prerouting");
 	CHECK(c != NULL && c->hook == NFT_HOOK_PREROUTING && c->prio == -100);

@@ -16,7 +16,7 @@
 static const struct nftc_config cfg = { .masq_mark = 0x4000 };
 
 struct counts {
-	size_t n[NFT_OP_DEL_CHAIN + 1];
+	size_t n[NFT_OP_DEL_SET + 1];
 	size_t total;
 };
 
@@ -229,6 +229,35 @@ static struct model_slice *slice_range(unsigned n_all, unsigned from, unsigned t
 /* Endpoint changes are element changes only: no rule is rebuilt. With the
  * same number of endpoints the ranges stay, and an endpoint replaced by
  * another changes one range; a different number re-cuts the ranges. */
+/* A base chain read back with another priority (an older layout) is
+ * deleted and made anew: its priority cannot change in place. */
+static void test_base_chain_replaced(void)
+{
+	struct nft_state *s;
+	struct nft_ap_chain *c;
+	struct model *m;
+	struct counts k;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	sync_once(s, m, true);
+	c = hmap_get(&s->chains, "filter-input");
+	CHECK(c != NULL && c->base_fp != 0);
+	/* Same chain, as the kernel would report it at priority -110. */
+	c->base_fp ^= 2;
+	c->ir_hash = 0;
+	k = sync_once(s, m, true);
+	CHECK_INT(k.n[NFT_OP_DEL_CHAIN], 1);
+	CHECK_INT(k.n[NFT_OP_ADD_CHAIN], 1);
+	CHECK_INT(k.n[NFT_OP_ADD_RULE], 1);
+	c = hmap_get(&s->chains, "filter-input");
+	CHECK(c != NULL);
+	k = sync_once(s, m, true);
+	CHECK_INT(k.total, 0);
+	nft_state_free(s);
+	model_free(m);
+}
+
 static void test_lb_ranges(void)
 {
 	struct nft_state *s;
@@ -375,6 +404,7 @@ int main(void)
 	RUN(test_one_endpoint_batch_is_small);
 	RUN(test_delete_and_no_endpoints);
 	RUN(test_full_sync_removes_strays);
+	RUN(test_base_chain_replaced);
 	RUN(test_lb_ranges);
 	RUN(test_random_changes_converge);
 	return 0;
