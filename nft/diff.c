@@ -676,6 +676,16 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 			r = plan_lb(p, f->owner, c, hmap_get(&s->chains, c->name), &changed);
 			if (r < 0)
 				return r;
+		} else {
+			/* A chain that load-balanced and no longer does (its service
+			 * took session affinity): its ranges go. */
+			const struct nft_ap_chain *ap = hmap_get(&s->chains, c->name);
+
+			if (ap && ap->has_lb && ap->lb_n) {
+				if ((r = plan_del_lb(p, f->owner, ap)) < 0)
+					return r;
+				changed = true;
+			}
 		}
 	}
 	for (size_t i = 0; i < f->n_elems; i++) {
@@ -911,6 +921,10 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 		r = owner_set(s, o, f, p->frags[i].fps, p->frags[i].ir_hashes);
 		if (r < 0)
 			return r;
+		/* Chains that gave up load balancing give up their slot. */
+		for (size_t k = 0; k < f->n_chains; k++)
+			if (!f->chains[k].has_lb && nft_lb_has(&s->lb, f->chains[k].name))
+				nft_lb_release(&s->lb, f->chains[k].name);
 	}
 	return hairpin_commit(p, s);
 }

@@ -258,6 +258,56 @@ static void test_base_chain_replaced(void)
 	model_free(m);
 }
 
+/* A service that takes session affinity leaves its LB slot (ranges deleted,
+ * slot free) and gets an affinity set per endpoint; back without affinity,
+ * the sets go and it load-balances again. */
+static void test_affinity_switch(void)
+{
+	struct nft_state *s;
+	struct model_service *svc;
+	struct model *m;
+	struct counts k;
+	const char *chain = NULL;
+	size_t it = 0;
+	const char *name;
+
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	populate(m, 3, 2);
+	sync_once(s, m, true);
+	while (hmap_next(&s->chains, &it, &name, NULL))
+		if (strncmp(name, "svc-", 4) == 0 && strstr(name, "ns1/svc1/"))
+			chain = name;
+	CHECK(chain != NULL && nft_lb_has(&s->lb, chain));
+
+	svc = gen_service(1);
+	svc->affinity = SVC_AFFINITY_CLIENT_IP;
+	svc->affinity_timeout = 60;
+	CHECK_INT(model_service_upsert(m, svc), 0);
+	k = sync_once(s, m, false);
+	CHECK_INT(k.n[NFT_OP_ADD_SET], 2);         /* one affinity set per endpoint */
+	/* its two LB ranges, and its service-ips element (the comment says affinity=60s) */
+	CHECK_INT(k.n[NFT_OP_DEL_ELEM], 2 + 1);
+	CHECK_INT(k.n[NFT_OP_ADD_RULE], 4);        /* per endpoint: affinity, draw */
+	CHECK(!nft_lb_has(&s->lb, chain));
+	CHECK_INT(nft_state_owner(s, "ns1/svc1")->n_sets, 2);
+	CHECK_INT(model_mark_all_dirty(m), 0);
+	k = sync_once(s, m, true);
+	CHECK_INT(k.total, 0);                     /* converged */
+
+	CHECK_INT(model_service_upsert(m, gen_service(1)), 0);
+	k = sync_once(s, m, false);
+	CHECK_INT(k.n[NFT_OP_DEL_SET], 2);
+	CHECK_INT(k.n[NFT_OP_ADD_RULE], 1);        /* the LB rule */
+	CHECK(nft_lb_has(&s->lb, chain));
+	CHECK_INT(nft_state_owner(s, "ns1/svc1")->n_sets, 0);
+	CHECK_INT(model_mark_all_dirty(m), 0);
+	k = sync_once(s, m, true);
+	CHECK_INT(k.total, 0);
+	nft_state_free(s);
+	model_free(m);
+}
+
 static void test_lb_ranges(void)
 {
 	struct nft_state *s;
@@ -405,6 +455,7 @@ int main(void)
 	RUN(test_delete_and_no_endpoints);
 	RUN(test_full_sync_removes_strays);
 	RUN(test_base_chain_replaced);
+	RUN(test_affinity_switch);
 	RUN(test_lb_ranges);
 	RUN(test_random_changes_converge);
 	return 0;
