@@ -412,20 +412,6 @@ static const struct nft_chain_ir *frag_chain(const struct nft_frag *f, const cha
 	return NULL;
 }
 
-/* The service map a no-endpoint map's keys would move to. */
-static const char *served_map(const char *set)
-{
-	if (strcmp(set, NFT_MAP_NO_ENDPOINTS) == 0)
-		return NFT_MAP_SERVICE_IPS;
-	if (strcmp(set, NFT_MAP_NO_ENDPOINTS6) == 0)
-		return NFT_MAP_SERVICE_IPS6;
-	if (strcmp(set, NFT_MAP_NO_EP_NODEPORTS) == 0)
-		return NFT_MAP_NODEPORTS;
-	if (strcmp(set, NFT_MAP_NO_EP_NODEPORTS6) == 0)
-		return NFT_MAP_NODEPORTS6;
-	return NULL;
-}
-
 static bool is_nodeport_map(const char *set)
 {
 	return strcmp(set, NFT_MAP_NODEPORTS) == 0 || strcmp(set, NFT_MAP_NODEPORTS6) == 0 ||
@@ -452,53 +438,63 @@ static int ct_gone(struct nft_plan *p, struct nft_ct_flush *req, const struct nf
 	return 0;
 }
 
+/* The flush request for a service map key: ADDR . PROTO . PORT, or PROTO .
+ * PORT of a node port map (any address). False unless UDP. */
+static bool ct_key(const char *set, const uint8_t *key, uint8_t key_len, struct nft_ct_flush *c)
+{
+	bool np = is_nodeport_map(set);
+	size_t alen = np ? 0 : key_len == 12 ? 4 : 16;
+	uint16_t port;
+
+	if ((!np && !is_service_map(set)) || key[alen] != IPPROTO_UDP)
+		return false;
+	memset(c, 0, sizeof(*c));
+	c->svc.family = np ? (set[strlen(set) - 1] == '6' ? AF_INET6 : AF_INET)
+			   : alen == 4 ? AF_INET : AF_INET6;
+	c->any_addr = np;
+	memcpy(c->svc.bytes, key, alen);
+	memcpy(&port, key + alen + 4, 2);
+	c->svc_port = ntohs(port);
+	return true;
+}
+
+static bool is_served_map(const char *set)
+{
+	return strcmp(set, NFT_MAP_SERVICE_IPS) == 0 || strcmp(set, NFT_MAP_SERVICE_IPS6) == 0 ||
+	       strcmp(set, NFT_MAP_NODEPORTS) == 0 || strcmp(set, NFT_MAP_NODEPORTS6) == 0;
+}
+
 /* UDP has no connection to close: a flow keeps its conntrack entry, and so
  * its endpoint, as long as it sends. When an endpoint goes away, or a
- * service that rejected gets endpoints, those entries must go: for the
- * cluster IP, external and load balancer addresses, and node ports. */
-static int plan_conntrack(struct nft_plan *p, const struct nft_owner *owner,
-			  const struct nft_frag *f)
+ * service address starts being served (a service's first endpoint, or a
+ * new service), the entries that would keep flows on the old path must
+ * go: for the cluster IP, external and load balancer addresses, and node
+ * ports. What the kernel already serves (read back at a restart) is not
+ * new: a restart flushes nothing. */
+static int plan_conntrack(struct nft_plan *p, const struct nft_state *s,
+			  const struct nft_owner *owner, const struct nft_frag *f)
 {
+	struct nft_ct_flush c;
 	char id[NFT_ELEM_ID_MAX];
 	int r;
 
-	for (size_t i = 0; i < owner->n_elems; i++) {
+	for (size_t i = 0; i < f->n_elems; i++) {
+		const struct nft_elem_ir *e = &f->elems[i];
+
+		if (e->refused || !is_served_map(e->set) || !ct_key(e->set, e->key, e->key_len, &c))
+			continue;
+		nft_elem_id(id, e->set, e->key, e->key_len);
+		if (hmap_get(&s->elems, id))
+			continue;
+		c.any_ep = true;
+		if ((r = ct_push(p, &c)) < 0)
+			return r;
+	}
+	for (size_t i = 0; owner && i < owner->n_elems; i++) {
 		const struct nft_ap_elem *e = owner->elems[i];
 		const struct nft_ap_chain *tc = e->target;
-		const char *served = served_map(e->set);
-		struct nft_ct_flush c = { 0 };
-		bool np = is_nodeport_map(e->set);
-		size_t alen = np ? 0 : e->key_len == 12 ? 4 : 16;
-		uint16_t port;
 
-		if (!np && !is_service_map(e->set))
-			continue;
-		if (e->key[alen] != IPPROTO_UDP)
-			continue;
-		c.svc.family = np ? (e->set[strlen(e->set) - 1] == '6' ? AF_INET6 : AF_INET)
-				  : alen == 4 ? AF_INET : AF_INET6;
-		c.any_addr = np;
-		memcpy(c.svc.bytes, e->key, alen);
-		memcpy(&port, e->key + alen + 4, 2);
-		c.svc_port = ntohs(port);
-		if (served) {
-			/* Had no endpoint: does the new fragment give it some? */
-			nft_elem_id(id, served, e->key, e->key_len);
-			for (size_t k = 0; k < f->n_elems; k++) {
-				char nid[NFT_ELEM_ID_MAX];
-
-				nft_elem_id(nid, f->elems[k].set, f->elems[k].key,
-					    f->elems[k].key_len);
-				if (strcmp(nid, id) == 0) {
-					c.any_ep = true;
-					if ((r = ct_push(p, &c)) < 0)
-						return r;
-					break;
-				}
-			}
-			continue;
-		}
-		if (!tc)
+		if (!tc || !ct_key(e->set, e->key, e->key_len, &c))
 			continue;
 		if (strncmp(tc->name, NFTC_EXT "-", strlen(NFTC_EXT) + 1) == 0) {
 			/* External traffic's endpoints are those of the service
@@ -729,8 +725,8 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 	r = plan_hairpin_frag(p, owner, f, changed);
 	if (r < 0)
 		return r;
-	if (changed && owner)
-		return plan_conntrack(p, owner, f);
+	if (changed)
+		return plan_conntrack(p, s, owner, f);
 	return 0;
 }
 
