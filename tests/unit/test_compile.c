@@ -7,6 +7,7 @@
 
 #include "lib/kube/decode.h"
 #include "lib/model/store.h"
+#include "lib/util/ipaddr.h"
 #include "nft/compile.h"
 #include "nft/dump.h"
 #include "nft/state.h"
@@ -71,14 +72,14 @@ static const char manifest[] =
 	"  ports:\n"
 	"  - {port: 80}\n";
 
-static struct model *load(void)
+static struct model *load_text(const char *text)
 {
 	struct kdec_result res = { 0 };
 	struct model *m;
 	char err[KDEC_ERR_MAX];
 
 	CHECK_INT(model_new(&m), 0);
-	CHECK_INT(kdec_parse_buffer(manifest, sizeof(manifest) - 1, "test", &res, err, sizeof(err)), 0);
+	CHECK_INT(kdec_parse_buffer(text, strlen(text), "test", &res, err, sizeof(err)), 0);
 	CHECK_INT(res.n_rejected, 0);
 	for (size_t i = 0; i < res.n_objects; i++) {
 		struct kdec_object *o = &res.objects[i];
@@ -92,6 +93,11 @@ static struct model *load(void)
 	}
 	kdec_result_fini(&res);
 	return m;
+}
+
+static struct model *load(void)
+{
+	return load_text(manifest);
 }
 
 static const struct nft_chain_ir *find_chain(const struct nft_frag *f, const char *prefix,
@@ -233,6 +239,109 @@ static void test_no_endpoints_and_ignored(void)
 	model_free(m);
 }
 
+/* A LoadBalancer with externalTrafficPolicy Local, a node port, an
+ * external IP and source ranges: kube-proxy's chains and elements. */
+static const char lb_manifest[] =
+	"apiVersion: v1\n"
+	"kind: Service\n"
+	"metadata: {name: web, namespace: shop}\n"
+	"spec:\n"
+	"  type: LoadBalancer\n"
+	"  clusterIP: 10.96.0.30\n"
+	"  externalIPs: [203.0.113.20]\n"
+	"  externalTrafficPolicy: Local\n"
+	"  loadBalancerSourceRanges: [198.51.100.0/24]\n"
+	"  ports:\n"
+	"  - {name: http, port: 80, targetPort: 8080, nodePort: 30080}\n"
+	"status: {loadBalancer: {ingress: [{ip: 203.0.113.30}, {ip: 203.0.113.31, ipMode: Proxy}]}}\n"
+	"---\n"
+	"apiVersion: discovery.k8s.io/v1\n"
+	"kind: EndpointSlice\n"
+	"metadata: {name: web-a, namespace: shop, labels: {kubernetes.io/service-name: web}}\n"
+	"addressType: IPv4\n"
+	"ports: [{name: http, port: 8080}]\n"
+	"endpoints:\n"
+	"- {addresses: [10.244.1.1], nodeName: node-1}\n"
+	"- {addresses: [10.244.2.1], nodeName: node-2}\n";
+
+static const struct nft_elem_ir *find_elem(const struct nft_frag *f, const char *set,
+					   const char *key)
+{
+	char k[128];
+
+	for (size_t i = 0; i < f->n_elems; i++) {
+		nft_elem_key_print(&f->elems[i], k, sizeof(k));
+		if (strcmp(f->elems[i].set, set) == 0 && strcmp(k, key) == 0)
+			return &f->elems[i];
+	}
+	return NULL;
+}
+
+static void test_external_local(void)
+{
+	struct nftc_config c = cfg;
+	struct model *m = load_text(lb_manifest);
+	const struct nft_chain_ir *svc, *loc, *ext, *fw;
+	const struct nft_elem_ir *e;
+	struct nft_state *s;
+	struct nft_frag *f;
+	char want[NFT_NAME_MAX + 16];
+
+	c.node_name = "node-1";
+	c.local_mode = NFTC_LOCAL_CLUSTER_CIDR;
+	c.n_cluster_cidrs = 1;
+	CHECK_INT(ip_prefix_parse("10.244.0.0/16", &c.cluster_cidrs[0].addr, &c.cluster_cidrs[0].len), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	CHECK_INT(nftc_compile_service(&c, m, "shop/web", s, NULL, &f), 0);
+	svc = find_chain(f, "svc-", "-shop/web/tcp/http");
+	loc = find_chain(f, "local-", "-shop/web/tcp/http");
+	ext = find_chain(f, "ext-", "-shop/web/tcp/http");
+	fw = find_chain(f, "fw-", "-shop/web/tcp/http");
+	CHECK(svc && loc && ext && fw);
+	CHECK_INT(svc->lb_n, 2);
+	CHECK_INT(loc->lb_n, 1);          /* node-1's endpoint only */
+	CHECK(svc->lb_slot != loc->lb_slot);
+	CHECK_INT(ext->n_rules, 4);
+	snprintf(want, sizeof(want), "ip saddr 10.244.0.0/16 goto %s", svc->name);
+	CHECK_STR(rule_text(ext, 0), want);
+	CHECK_STR(rule_text(ext, 1), "fib saddr type local meta mark set meta mark | 0x00004000");
+	snprintf(want, sizeof(want), "goto %s", loc->name);
+	CHECK_STR(rule_text(ext, 3), want);
+	CHECK_STR(rule_text(fw, 0), "ip saddr 198.51.100.0/24 return");
+	CHECK_STR(rule_text(fw, 1), "drop");
+
+	e = find_elem(f, "service-ips", "10.96.0.30 . tcp . 80");
+	CHECK(e && strcmp(e->chain, svc->name) == 0);
+	e = find_elem(f, "service-ips", "203.0.113.20 . tcp . 80");
+	CHECK(e && strcmp(e->chain, ext->name) == 0);
+	CHECK_STR(e->comment, "shop/web/tcp/http external-ip external=Local");
+	e = find_elem(f, "service-ips", "203.0.113.30 . tcp . 80");
+	CHECK(e && strcmp(e->chain, ext->name) == 0);
+	CHECK(find_elem(f, "service-ips", "203.0.113.31 . tcp . 80") == NULL); /* ipMode Proxy */
+	e = find_elem(f, "firewall-ips", "203.0.113.30 . tcp . 80");
+	CHECK(e && strcmp(e->chain, fw->name) == 0);
+	e = find_elem(f, "service-nodeports", "tcp . 30080");
+	CHECK(e && strcmp(e->chain, ext->name) == 0);
+	CHECK(find_elem(f, "cluster-ips", "10.96.0.30") != NULL);
+	nft_frag_free(f);
+
+	/* On a node without endpoints: external traffic is dropped, pod and
+	 * node traffic still short-circuits to every endpoint. */
+	c.node_name = "node-3";
+	CHECK_INT(nftc_compile_service(&c, m, "shop/web", s, NULL, &f), 0);
+	CHECK(find_chain(f, "local-", "-shop/web/tcp/http") == NULL);
+	ext = find_chain(f, "ext-", "-shop/web/tcp/http");
+	CHECK(ext && ext->n_rules == 3);
+	e = find_elem(f, "no-endpoint-nodeports", "tcp . 30080");
+	CHECK(e && strcmp(e->chain, NFT_VERDICT_DROP) == 0);
+	e = find_elem(f, "no-endpoint-services", "203.0.113.30 . tcp . 80");
+	CHECK(e && strcmp(e->chain, NFT_VERDICT_DROP) == 0);
+	CHECK(find_elem(f, "service-nodeports", "tcp . 30080") != NULL);
+	nft_frag_free(f);
+	nft_state_free(s);
+	model_free(m);
+}
+
 static void test_skeleton(void)
 {
 	struct nft_frag *f;
@@ -308,6 +417,7 @@ int main(void)
 {
 	RUN(test_dual_stack_service);
 	RUN(test_no_endpoints_and_ignored);
+	RUN(test_external_local);
 	RUN(test_skeleton);
 	RUN(test_chain_names);
 	RUN(test_chain_name_parse);
