@@ -114,18 +114,26 @@ static int e_verdict(struct nftnl_rule *r, int verdict, const char *chain)
 	return 0;
 }
 
-static int e_lookup_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
+/* A lookup in set; with dreg >= 0 a map's value lands there (NFT_REG_VERDICT
+ * for a verdict map), else it only matches when the key is in the set. */
+static int e_lookup_to(struct nftnl_rule *r, uint32_t sreg, const char *set, int dreg)
 {
 	struct nftnl_expr *e = ex(r, "lookup");
 
 	if (!e)
 		return -ENOMEM;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+	if (dreg >= 0)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, (uint32_t)dreg);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	/* The kernel reports flags back; set them so fingerprints match. */
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
 	return 0;
+}
+
+static int e_lookup_vmap(struct nftnl_rule *r, uint32_t sreg, const char *set)
+{
+	return e_lookup_to(r, sreg, set, NFT_REG_VERDICT);
 }
 
 /* ct KEY & BITS != 0 (ct state new, ct status dnat), in register 1. */
@@ -174,14 +182,7 @@ static int e_imm_data(struct nftnl_rule *r, uint32_t dreg, const void *data, uin
 /* A lookup in a plain set (no value): matches when the key is there. */
 static int e_lookup(struct nftnl_rule *r, uint32_t sreg, const char *set)
 {
-	struct nftnl_expr *e = ex(r, "lookup");
-
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
-	return 0;
+	return e_lookup_to(r, sreg, set, -1);
 }
 
 /* ip saddr / ip daddr (ip6 for AF_INET6) into register 1, after the
@@ -226,6 +227,25 @@ static int e_prefix(struct nftnl_rule *r, const struct ip_addr *net, uint8_t ple
 		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 	}
 	return e_cmp(r, NFT_REG_1, op, want, len);
+}
+
+/* dnat ip|ip6 to the address in register 1 and the port in port_reg. */
+static int e_dnat(struct nftnl_rule *r, bool v6, uint32_t port_reg)
+{
+	struct nftnl_expr *e = ex(r, "nat");
+
+	if (!e)
+		return -ENOMEM;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
+	/* Spelled out as the kernel reports it back (max = min). */
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
+			   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
+	return 0;
 }
 
 /* meta mark set meta mark | MARK */
@@ -277,18 +297,7 @@ static int e_affinity_dnat(struct nftnl_rule *r, const struct nft_rule_ir *ir)
 	    (ret = e_imm_data(r, NFT_REG_1, ir->addr.bytes, v6 ? 16 : 4)) < 0 ||
 	    (ret = e_imm_data(r, NFT_REG_2, &nport, 2)) < 0)
 		return ret;
-	e = ex(r, "nat");
-	if (!e)
-		return -ENOMEM;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG_2);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
-			   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-	return 0;
+	return e_dnat(r, v6, NFT_REG_2);
 }
 
 static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
@@ -349,26 +358,9 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 4);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 4);
-		e = ex(nr, "lookup");
-		if (!e)
-			return -ENOMEM;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_1);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, nft_lb_map_name(r->map, m));
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
-		e = ex(nr, "nat");
-		if (!e)
-			return -ENOMEM;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, port_reg);
-		/* Spelled out as the kernel reports it back (max = min). */
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MAX, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MAX, port_reg);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS,
-				   NF_NAT_RANGE_MAP_IPS | NF_NAT_RANGE_PROTO_SPECIFIED);
-		return 0;
+		if ((ret = e_lookup_to(nr, NFT_REG_1, nft_lb_map_name(r->map, m), NFT_REG_1)) < 0)
+			return ret;
+		return e_dnat(nr, v6, port_reg);
 	}
 	case NFT_RULE_HAIRPIN: {
 		/* ct status dnat ip saddr . ip daddr @SET masquerade fully-random:
@@ -383,12 +375,8 @@ static int build_exprs(struct nftnl_rule *nr, const struct nft_rule_ir *r)
 		    (ret = e_payload(nr, NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4,
 				     v6 ? NFT_REG_2 : NFT_REG32_01)) < 0)
 			return ret;
-		e = ex(nr, "lookup");
-		if (!e)
-			return -ENOMEM;
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, r->target);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, 0);
+		if ((ret = e_lookup(nr, NFT_REG_1, r->target)) < 0)
+			return ret;
 		e = ex(nr, "masq");
 		if (!e)
 			return -ENOMEM;

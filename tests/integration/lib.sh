@@ -247,6 +247,27 @@ ns_add() {
 	ns_sysctl_try "$ns" net.ipv6.conf.all.dad_transmits=0 net.ipv6.conf.default.dad_transmits=0
 }
 
+# pod_wire NODE_NS POD_NS LINK IP4 IP6: a pod namespace on a veth from its
+# node (LINK on the node side, eth0 in the pod), with the pod's /32 and /128
+# routed to it; the pod's gateway is 10.244.0.1 / fe80::1 on the node's link.
+pod_wire() {
+	local node=$1 ns=$2 link=$3 ip4=$4 ip6=$5
+	ns_add "$ns"
+	ip -n "$node" link add "$link" type veth peer name eth0 netns "$ns"
+	ip -n "$node" addr add 10.244.0.1/32 dev "$link"
+	ip -n "$node" addr add fd00:10:244::1/128 dev "$link" nodad
+	ip -n "$node" addr add fe80::1/64 dev "$link" nodad
+	ip -n "$node" link set "$link" up
+	ip -n "$node" route add "$ip4/32" dev "$link"
+	ip -n "$node" -6 route add "$ip6/128" dev "$link"
+	ip -n "$ns" addr add "$ip4/32" dev eth0
+	ip -n "$ns" addr add "$ip6/128" dev eth0 nodad
+	ip -n "$ns" link set eth0 up
+	ip -n "$ns" route add 10.244.0.1/32 dev eth0 scope link
+	ip -n "$ns" route add default via 10.244.0.1 dev eth0
+	ip -n "$ns" -6 route add default via fe80::1 dev eth0
+}
+
 # topo_create N: node, client, and N pods.
 topo_create() {
 	local n=$1 i ns
@@ -282,21 +303,7 @@ topo_create() {
 	ip -n "$NODE" -6 route add fd00:10:96::/112 dev svc0 src "$NODE_IP6"
 
 	for ((i = 1; i <= n; i++)); do
-		ns=$(pod_ns "$i")
-		ns_add "$ns"
-		ip -n "$NODE" link add "vpod$i" type veth peer name eth0 netns "$ns"
-		ip -n "$NODE" addr add 10.244.0.1/32 dev "vpod$i"
-		ip -n "$NODE" addr add fd00:10:244::1/128 dev "vpod$i" nodad
-		ip -n "$NODE" addr add fe80::1/64 dev "vpod$i" nodad
-		ip -n "$NODE" link set "vpod$i" up
-		ip -n "$NODE" route add "$(pod_ip4 "$i")/32" dev "vpod$i"
-		ip -n "$NODE" -6 route add "$(pod_ip6 "$i")/128" dev "vpod$i"
-		ip -n "$ns" addr add "$(pod_ip4 "$i")/32" dev eth0
-		ip -n "$ns" addr add "$(pod_ip6 "$i")/128" dev eth0 nodad
-		ip -n "$ns" link set eth0 up
-		ip -n "$ns" route add 10.244.0.1/32 dev eth0 scope link
-		ip -n "$ns" route add default via 10.244.0.1 dev eth0
-		ip -n "$ns" -6 route add default via fe80::1 dev eth0
+		pod_wire "$NODE" "$(pod_ns "$i")" "vpod$i" "$(pod_ip4 "$i")" "$(pod_ip6 "$i")"
 	done
 	log "topology: node $NODE, client $CLIENT, $n pods ($(pod_ns 1) ...)"
 }

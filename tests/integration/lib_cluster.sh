@@ -90,21 +90,7 @@ topo_add_node2() {
 	ip -n "$NODE" -6 route add fd00:10:244::2:0/112 via "$NODE2_IP6"
 
 	for ((i = 1; i <= n; i++)); do
-		ns=$(pod2_ns "$i")
-		ns_add "$ns"
-		ip -n "$NODE2" link add "vpod$i" type veth peer name eth0 netns "$ns"
-		ip -n "$NODE2" addr add 10.244.0.1/32 dev "vpod$i"
-		ip -n "$NODE2" addr add fd00:10:244::1/128 dev "vpod$i" nodad
-		ip -n "$NODE2" addr add fe80::1/64 dev "vpod$i" nodad
-		ip -n "$NODE2" link set "vpod$i" up
-		ip -n "$NODE2" route add "$(pod2_ip4 "$i")/32" dev "vpod$i"
-		ip -n "$NODE2" -6 route add "$(pod2_ip6 "$i")/128" dev "vpod$i"
-		ip -n "$ns" addr add "$(pod2_ip4 "$i")/32" dev eth0
-		ip -n "$ns" addr add "$(pod2_ip6 "$i")/128" dev eth0 nodad
-		ip -n "$ns" link set eth0 up
-		ip -n "$ns" route add 10.244.0.1/32 dev eth0 scope link
-		ip -n "$ns" route add default via 10.244.0.1 dev eth0
-		ip -n "$ns" -6 route add default via fe80::1 dev eth0
+		pod_wire "$NODE2" "$(pod2_ns "$i")" "vpod$i" "$(pod2_ip4 "$i")" "$(pod2_ip6 "$i")"
 	done
 	log "topology: node2 $NODE2 ($NODE2_IP4, $NODE2_IP6), $n pods ($(pod2_ns 1) ...)"
 }
