@@ -26,6 +26,14 @@ struct daemon_config {
 	uint64_t sync_ms;          /* full resync period; 0 = never */
 	/* The rules' settings (sync.table is set from table). */
 	struct nft_sync_config sync;
+	/* HTTP servers, "HOST:PORT" ("0.0.0.0:10256", "[::]:10249"); NULL or
+	 * "" disables one. healthz serves /healthz and /livez (kube-proxy's
+	 * --healthz-bind-address), metrics serves /metrics (and /configz). */
+	const char *healthz_addr;
+	const char *metrics_addr;
+	/* /configz: the effective configuration as JSON (owned by the caller;
+	 * NULL: not served). */
+	const char *configz_json;
 };
 
 /* Runs until SIGTERM or SIGINT. The rules stay in the kernel when it stops,
