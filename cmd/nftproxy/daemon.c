@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "cmd/nftproxy/daemon.h"
+#include "cmd/nftproxy/healthz.h"
 #include "lib/kube/apisrc.h"
 #include "lib/kube/kubeconfig.h"
 #include "lib/model/store.h"
@@ -37,6 +38,8 @@ struct daemon {
 	struct model *model;
 	struct nft_sync *sync;
 	struct svchealth *health;  /* healthCheckNodePort servers */
+	struct healthz *healthz;   /* /healthz and /livez */
+	bool node_seen;
 	struct msrc *src;          /* --manifests */
 	struct kapi *api;          /* or the API */
 	bool source_ready;         /* the source holds a complete model: syncs may run */
@@ -129,6 +132,7 @@ static void sync_request(struct daemon *d, bool full)
 
 	if (full)
 		d->want_full = true;
+	healthz_queued(d->healthz);
 	/* Not before the source has the whole cluster: a sync of half of it
 	 * would take away the rules of what it has not seen yet. */
 	if (d->stopping || !d->source_ready)
@@ -190,6 +194,16 @@ static void on_sync_timer(uv_timer_t *t)
 	d->failures = 0;
 	backoff_reset(&d->backoff);
 	health_update(d);
+	if (!model_dirty_count(d->model) && !nft_sync_pending(d->sync))
+		healthz_updated(d->healthz);
+	{
+		/* kube-proxy's node eligibility: not while the Node is being
+		 * deleted, nor once it is gone. */
+		const struct model_node *node = model_node_get(d->model);
+
+		d->node_seen = d->node_seen || node;
+		healthz_set_node_eligible(d->healthz, node ? !node->deleting : !d->node_seen);
+	}
 	if (!d->first_sync_done) {
 		d->first_sync_done = true;
 		log_info("first sync of table %s done %.1f ms after start: %zu services", d->cfg->table,
@@ -247,6 +261,8 @@ static void daemon_stop(struct daemon *d)
 	}
 	svchealth_close(d->health);
 	d->health = NULL;
+	healthz_close(d->healthz);
+	d->healthz = NULL;
 	if (d->src)
 		msrc_close(d->src, NULL);
 	d->src = NULL;
@@ -353,6 +369,16 @@ static int daemon_start(struct daemon *d)
 	r = svchealth_new(&d->loop, &d->health);
 	if (r < 0)
 		return log_error_errno(r, "cannot create the health check server");
+	if (d->cfg->healthz_addr && *d->cfg->healthz_addr) {
+		/* kube-proxy's health timeout: twice the sync period. */
+		uint64_t timeout = 2 * (d->cfg->sync_ms ? d->cfg->sync_ms : 30000);
+
+		r = healthz_new(&d->loop, d->cfg->healthz_addr, timeout, &d->healthz);
+		if (r < 0)
+			log_error("cannot serve /healthz and /livez on %s: %s; running without them "
+				  "(the probes will fail)", d->cfg->healthz_addr, strerror(-r));
+		healthz_queued(d->healthz); /* the first sync is pending */
+	}
 	r = nft_sync_new(&sc, &d->sync);
 	if (r < 0)
 		return log_error_errno(r, "table %s: cannot open the netfilter netlink socket",

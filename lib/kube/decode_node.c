@@ -119,6 +119,14 @@ int kdec_node_from_doc(const struct doc *obj, struct model_node **out, char *err
 	if (r >= 0)
 		r = kdec_get_labels(&c, meta.metadata, "metadata", "labels", &node->labels,
 				    &node->n_labels);
+	if (r >= 0) {
+		/* Being deleted: kube-proxy's /healthz turns unhealthy, so that
+		 * load balancers drain the node before it goes. */
+		const char *dt = NULL;
+
+		r = kdec_get_str(&c, meta.metadata, "metadata", "deletionTimestamp", &dt);
+		node->deleting = r >= 0 && dt && *dt;
+	}
 	if (r >= 0)
 		r = kdec_get_map(&c, obj, "", "spec", &spec);
 	if (r >= 0 && spec)

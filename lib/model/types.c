@@ -184,7 +184,8 @@ bool model_node_equal(const struct model_node *a, const struct model_node *b)
 		return false;
 	return str_eq(a->name, b->name) && kvs_eq(a->labels, a->n_labels, b->labels, b->n_labels) &&
 	       ips_eq(a->addrs, a->n_addrs, b->addrs, b->n_addrs) &&
-	       prefixes_eq(a->pod_cidrs, a->n_pod_cidrs, b->pod_cidrs, b->n_pod_cidrs);
+	       prefixes_eq(a->pod_cidrs, a->n_pod_cidrs, b->pod_cidrs, b->n_pod_cidrs) &&
+	       a->deleting == b->deleting;
 }
 
 static bool hints_eq(const struct slice_hints *a, const struct slice_hints *b)

@@ -152,6 +152,7 @@ struct model_node {
 	size_t n_addrs;
 	struct svc_prefix *pod_cidrs; /* spec.podCIDRs (or spec.podCIDR) */
 	size_t n_pod_cidrs;
+	bool deleting;             /* metadata.deletionTimestamp is set: /healthz fails */
 };
 
 #define NODE_ZONE_LABEL "topology.kubernetes.io/zone"
