@@ -414,6 +414,11 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	}
 done:
 	st.compile_ms = t1 - t0;
+	st.full = full;
+	if (s->state) {
+		st.table_chains = s->state->chains.len;
+		st.table_elements = s->state->elems.len;
+	}
 	nft_plan_fini(&p);
 	/* A big batch or a full plan leaves glibc holding free pages among the
 	 * long-lived state: give them back, so the resident size is what the
@@ -442,6 +447,7 @@ fail:
 	}
 out:
 	st.compile_ms = t1 - t0;
+	st.full = full;
 	st.total_ms = now_ms() - t0;
 	if (stats)
 		*stats = st;

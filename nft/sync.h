@@ -37,6 +37,9 @@ struct nft_sync_stats {
 	double send_ms;            /* plan -> netlink batch -> kernel, acks included */
 	double kernel_ms;          /* of send_ms: the kernel checking and committing */
 	double total_ms;
+	bool full;                 /* the run diffed the whole table */
+	size_t table_chains;       /* what the table holds after the run */
+	size_t table_elements;
 };
 
 /* Opens the netlink socket. Returns 0 or -errno. */

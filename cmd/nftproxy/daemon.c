@@ -16,6 +16,7 @@
 
 #include "cmd/nftproxy/daemon.h"
 #include "cmd/nftproxy/healthz.h"
+#include "cmd/nftproxy/promsrv.h"
 #include "lib/kube/apisrc.h"
 #include "lib/kube/kubeconfig.h"
 #include "lib/model/store.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct nft_sync *sync;
 	struct svchealth *health;  /* healthCheckNodePort servers */
 	struct healthz *healthz;   /* /healthz and /livez */
+	struct promsrv *prom;      /* /metrics and /configz */
 	bool node_seen;
 	struct msrc *src;          /* --manifests */
 	struct kapi *api;          /* or the API */
@@ -62,16 +64,27 @@ struct health_ctx {
 	struct daemon *d;
 	struct svchealth_service *v;
 	size_t n, cap;
+	size_t no_local_int, no_local_ext; /* Local policies without a local endpoint */
 };
 
 static int health_cb(const struct model_service *svc, void *data)
 {
 	struct health_ctx *c = data;
+	int fam = svc->n_cluster_ips ? svc->cluster_ips[0].family : AF_INET;
+	bool ext_local = svc->external_policy == SVC_POLICY_LOCAL && model_service_external(svc, 0);
+	size_t local;
 
+	if (model_service_ignored(svc) ||
+	    (!ext_local && svc->internal_policy != SVC_POLICY_LOCAL))
+		return 0;
+	local = model_local_ready(c->d->model, svc, c->d->cfg->node_name, fam);
+	if (!local) {
+		c->no_local_int += svc->internal_policy == SVC_POLICY_LOCAL;
+		c->no_local_ext += ext_local;
+	}
 	/* kube-proxy serves a health check node port for the services whose
 	 * external traffic goes to local endpoints only. */
-	if (!svc->health_check_node_port || svc->external_policy != SVC_POLICY_LOCAL ||
-	    model_service_ignored(svc) || !model_service_external(svc, 0))
+	if (!svc->health_check_node_port || !ext_local)
 		return 0;
 	if (c->n == c->cap) {
 		size_t ncap = c->cap ? c->cap * 2 : 16;
@@ -87,9 +100,7 @@ static int health_cb(const struct model_service *svc, void *data)
 		.health_check_node_port = svc->health_check_node_port,
 		/* One server for both families: the primary family's count, as
 		 * kube-proxy's proxier of that family reports it. */
-		.local_endpoints = (unsigned)model_local_ready(c->d->model, svc, c->d->cfg->node_name,
-							       svc->n_cluster_ips ?
-							       svc->cluster_ips[0].family : AF_INET),
+		.local_endpoints = (unsigned)local,
 	};
 	return 0;
 }
@@ -109,6 +120,7 @@ static void health_update(struct daemon *d)
 	if (r < 0)
 		log_error_errno(r, "Could not update the health check node ports; the next sync "
 				   "retries");
+	promsrv_model(d->prom, d->model, c.no_local_int, c.no_local_ext);
 	free(c.v);
 }
 
@@ -133,6 +145,7 @@ static void sync_request(struct daemon *d, bool full)
 	if (full)
 		d->want_full = true;
 	healthz_queued(d->healthz);
+	promsrv_queued(d->prom);
 	/* Not before the source has the whole cluster: a sync of half of it
 	 * would take away the rules of what it has not seen yet. */
 	if (d->stopping || !d->source_ready)
@@ -184,6 +197,7 @@ static void on_sync_timer(uv_timer_t *t)
 	memset(&st, 0, sizeof(st));
 	r = nft_sync_run(d->sync, d->model, full, &st);
 	uv_update_time(&d->loop);
+	promsrv_sync(d->prom, &st, r >= 0);
 	if (r < 0) {
 		sync_failed(d, r);
 		return;
@@ -263,6 +277,8 @@ static void daemon_stop(struct daemon *d)
 	d->health = NULL;
 	healthz_close(d->healthz);
 	d->healthz = NULL;
+	promsrv_close(d->prom);
+	d->prom = NULL;
 	if (d->src)
 		msrc_close(d->src, NULL);
 	d->src = NULL;
@@ -378,6 +394,12 @@ static int daemon_start(struct daemon *d)
 			log_error("cannot serve /healthz and /livez on %s: %s; running without them "
 				  "(the probes will fail)", d->cfg->healthz_addr, strerror(-r));
 		healthz_queued(d->healthz); /* the first sync is pending */
+	}
+	if (d->cfg->metrics_addr && *d->cfg->metrics_addr) {
+		r = promsrv_new(&d->loop, d->cfg->metrics_addr, d->cfg->configz_json, &d->prom);
+		if (r < 0)
+			log_error("cannot serve /metrics on %s: %s; running without metrics",
+				  d->cfg->metrics_addr, strerror(-r));
 	}
 	r = nft_sync_new(&sc, &d->sync);
 	if (r < 0)

@@ -1,7 +1,7 @@
 /* nftproxyctl: look at and clean up what nftproxy programmed.
  *
  *   nftproxyctl dump [--json] [--cluster-name NAME]
- *   nftproxyctl cleanup [--cluster-name NAME]
+ *   nftproxyctl cleanup [--cluster-name NAME] [--kube-proxy] [--iptables]
  *
  * Each subcommand is one file; this table dispatches to them. */
 #include <stdio.h>
@@ -20,7 +20,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "dump", ctl_dump, "show the services and endpoints programmed in the kernel" },
-	{ "cleanup", ctl_cleanup, "delete nftproxy's table (stop nftproxy first)" },
+	{ "cleanup", ctl_cleanup,
+	  "delete nftproxy's table (stop nftproxy first), and kube-proxy's with flags" },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

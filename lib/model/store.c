@@ -40,7 +40,50 @@ struct model {
 	struct hmap dirty;         /* "ns/name" → the same heap string */
 	struct model_node *node;   /* this node, or NULL */
 	unsigned node_gen;
+	struct model_counters counters;
+	double *triggers;          /* trigger times of slice changes not taken yet */
+	size_t n_triggers, cap_triggers;
 };
+
+/* At most this many trigger times wait for a sync: a sync that cannot run
+ * (the kernel refuses) must not grow them without bound. */
+#define MODEL_MAX_TRIGGERS 4096
+
+static void trigger_note(struct model *m, double t)
+{
+	if (t <= 0 || m->n_triggers >= MODEL_MAX_TRIGGERS)
+		return;
+	if (m->n_triggers == m->cap_triggers) {
+		size_t ncap = m->cap_triggers ? m->cap_triggers * 2 : 16;
+		double *p = realloc(m->triggers, ncap * sizeof(*p));
+
+		if (!p)
+			return; /* a lost observation, not a lost change */
+		m->triggers = p;
+		m->cap_triggers = ncap;
+	}
+	m->triggers[m->n_triggers++] = t;
+}
+
+const struct model_counters *model_counters(const struct model *m)
+{
+	return &m->counters;
+}
+
+int model_take_triggers(struct model *m, double **out)
+{
+	size_t n = m->n_triggers;
+
+	*out = NULL;
+	if (!n)
+		return 0;
+	*out = malloc(n * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, m->triggers, n * sizeof(**out));
+	m->n_triggers = 0;
+	return (int)n;
+}
 
 /* A "ns/name" key: in buf when it fits, else in *heap (the caller frees
  * it). NULL when out of memory. */
@@ -116,6 +159,7 @@ void model_free(struct model *m)
 	hmap_fini(&m->groups);
 	hmap_fini(&m->dirty);
 	model_node_free(m->node);
+	free(m->triggers);
 	free(m);
 }
 
@@ -200,6 +244,8 @@ int model_service_upsert(struct model *m, struct model_service *svc)
 	free(heap);
 	if (r < 0)
 		goto fail;
+	m->counters.service_changes++;
+	m->counters.service_pending++;
 	if (e) {
 		model_service_free(e->svc);
 		e->svc = svc;
@@ -235,6 +281,8 @@ int model_service_delete(struct model *m, const char *ns, const char *name)
 	e = hmap_get(&m->services, key);
 	r = e ? dirty_mark(m, key) : -ENOENT;
 	if (r >= 0) {
+		m->counters.service_changes++;
+		m->counters.service_pending++;
 		hmap_del(&m->services, key);
 		model_service_free(e->svc);
 		free(e);
@@ -428,6 +476,9 @@ int model_slice_upsert(struct model *m, struct model_slice *slice)
 		}
 	}
 	/* From here nothing fails. */
+	m->counters.endpoint_changes++;
+	m->counters.endpoint_pending++;
+	trigger_note(m, slice->trigger_time);
 	if (e->group != g)
 		group_remove(m, e);
 	model_slice_free(e->slice);
@@ -455,6 +506,8 @@ int model_slice_delete(struct model *m, const char *ns, const char *name)
 	e = hmap_get(&m->slices, key);
 	r = !e ? -ENOENT : e->group ? dirty_mark(m, e->group->key) : 0;
 	if (r >= 0) {
+		m->counters.endpoint_changes++;
+		m->counters.endpoint_pending++;
 		hmap_del(&m->slices, key);
 		group_remove(m, e);
 		model_slice_free(e->slice);
@@ -503,6 +556,8 @@ int model_take_dirty(struct model *m, char ***keys)
 	char **v;
 	void *val;
 
+	m->counters.service_pending = 0;
+	m->counters.endpoint_pending = 0;
 	if (!n) {
 		*keys = NULL;
 		return 0;

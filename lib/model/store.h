@@ -88,6 +88,20 @@ int model_endpoints(const struct model *m, const struct model_service *svc,
 size_t model_local_ready(const struct model *m, const struct model_service *svc,
 			 const char *node, int family);
 
+/* Changes the model took (kube-proxy's service and endpoint change
+ * metrics): events that changed something, in total and since the last
+ * model_take_dirty. */
+struct model_counters {
+	uint64_t service_changes, endpoint_changes;
+	uint64_t service_pending, endpoint_pending;
+};
+const struct model_counters *model_counters(const struct model *m);
+
+/* The last-change-trigger-times of the slice changes since the last call
+ * (for the network programming latency): *out is a heap array the caller
+ * frees (NULL when none). Returns the count or -ENOMEM. */
+int model_take_triggers(struct model *m, double **out);
+
 /* Dirty services. Keys are "namespace/name". A key may name a service that
  * no longer exists (it was deleted): the sync then removes its rules. */
 size_t model_dirty_count(const struct model *m);

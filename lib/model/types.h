@@ -139,6 +139,10 @@ struct model_slice {
 	size_t n_endpoints;
 	struct kv *labels;
 	size_t n_labels;
+	/* Annotation endpoints.kubernetes.io/last-change-trigger-time as unix
+	 * seconds; 0 when absent. Not part of model_slice_equal: it says when
+	 * a change began, it is not one. */
+	double trigger_time;
 };
 
 /* This node (v1 Node, the one named by --hostname-override): what the proxy
