@@ -84,7 +84,17 @@ bad:
 
 int flags_parse(const struct flag *flags, int argc, char **argv, char *err, size_t err_size)
 {
+	return flags_parse_seen(flags, argc, argv, NULL, err, err_size);
+}
+
+int flags_parse_seen(const struct flag *flags, int argc, char **argv, int *seen_at, char *err,
+		     size_t err_size)
+{
 	int i;
+
+	if (seen_at)
+		for (const struct flag *f = flags; f->name; f++)
+			seen_at[f - flags] = 0;
 
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *name, *value = NULL, *eq;
@@ -128,6 +138,8 @@ int flags_parse(const struct flag *flags, int argc, char **argv, char *err, size
 			}
 			value = argv[++i];
 		}
+		if (seen_at)
+			seen_at[f - flags] = i;
 		if (set_value(f, display, value, err, err_size) < 0)
 			return -EINVAL;
 	}

@@ -37,6 +37,11 @@ struct flag {
  * error writes a one-line message ("unknown flag --foo") into err and
  * returns -EINVAL. */
 int flags_parse(const struct flag *flags, int argc, char **argv, char *err, size_t err_size);
+/* The same, and seen_at[i] (one per row of flags) gets the index in argv of
+ * the last occurrence of flag i, 0 when it was not given: what a flag
+ * parser's "changed" tells, and in which order. */
+int flags_parse_seen(const struct flag *flags, int argc, char **argv, int *seen_at, char *err,
+		     size_t err_size);
 
 /* Prints "  -v, --v N    help (default 0)" lines, aligned. */
 void flags_help(const struct flag *flags, FILE *out);

@@ -24,6 +24,7 @@
 #include "lib/model/categorize.h"
 #include "lib/util/log.h"
 #include "lib/util/svchealth.h"
+#include "nft/cleanup.h"
 #include "nft/sync.h"
 
 struct daemon {
@@ -59,6 +60,36 @@ struct daemon {
 };
 
 static void on_sync_timer(uv_timer_t *t);
+
+/* Leftovers of kube-proxy's own modes, for a migration that must not
+ * leave two proxies' rules on the node (kube-proxy's --cleanup removes its
+ * other modes' rules too). */
+int daemon_cleanup_kube_proxy(void)
+{
+	struct nft_cleanup_report rep;
+	char what[160];
+	int r;
+
+	r = nft_cleanup_kube_proxy(true, &rep);
+	if (r < 0) {
+		log_error("--cleanup-kube-proxy: cannot remove kube-proxy's rules: %s; nothing of "
+			  "them was changed", strerror(-r));
+		return 1;
+	}
+	for (size_t i = 0; i < rep.n_tables; i++) {
+		nft_cleanup_table_describe(&rep.tables[i], what, sizeof(what));
+		log_info("--cleanup-kube-proxy: %s", what);
+	}
+	if (!rep.n_tables)
+		log_info("--cleanup-kube-proxy: no rules of kube-proxy's nftables or iptables-nft "
+			 "modes found");
+	for (size_t i = 0; i < rep.n_legacy; i++)
+		log_warn("--cleanup-kube-proxy: iptables-legacy table %s %s still holds %u KUBE-* "
+			 "chains, which nftables cannot remove; see %s", rep.legacy[i].family,
+			 rep.legacy[i].name, rep.legacy[i].chains, NFT_CLEANUP_LEGACY_HINT);
+	return 0;
+}
+
 
 struct health_ctx {
 	struct daemon *d;
@@ -222,6 +253,10 @@ static void on_sync_timer(uv_timer_t *t)
 		d->first_sync_done = true;
 		log_info("first sync of table %s done %.1f ms after start: %zu services", d->cfg->table,
 			 (double)(uv_hrtime() - d->start_time) / 1e6, model_service_count(d->model));
+		/* Our rules are in: kube-proxy's can go without a moment with
+		 * neither (a failure is logged; ours stay either way). */
+		if (d->cfg->cleanup_kube_proxy)
+			(void)daemon_cleanup_kube_proxy();
 	}
 	if (st.messages)
 		log_v(1, "synced table %s%s: %zu services, %zu messages, %zu bytes in %.1f ms "

@@ -34,7 +34,14 @@ struct daemon_config {
 	/* /configz: the effective configuration as JSON (owned by the caller;
 	 * NULL: not served). */
 	const char *configz_json;
+	/* Remove kube-proxy's leftovers once the first sync is in. */
+	bool cleanup_kube_proxy;
 };
+
+/* Deletes kube-proxy's nftables tables and iptables-nft KUBE-* chains
+ * (nft/cleanup.h), logging what went. Returns 0, or 1 when it could not
+ * (logged; nothing of them changed). */
+int daemon_cleanup_kube_proxy(void);
 
 /* Runs until SIGTERM or SIGINT. The rules stay in the kernel when it stops,
  * as kube-proxy leaves them, so that a restart interrupts no traffic.

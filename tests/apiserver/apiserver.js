@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // A test double of kube-apiserver: services, endpointslices, nodes and
 // namespaces over HTTPS (HTTP/2 and HTTP/1.1), with watch, pagination,
-// selectors, strategic merge patch, and fault switches under /_test/.
+// selectors, strategic merge patch, and fault switches under /_test/; and the
+// kinds nftproxy's own manifests are made of (serviceaccounts, configmaps,
+// daemonsets, clusterroles, clusterrolebindings, priorityclasses), so that
+// `kubectl apply -k manifests/` can be tested against it.
 // Only Node's built-in modules. See README.md beside this file.
 'use strict';
 
@@ -177,11 +180,21 @@ function readToken() {
 // ---------------------------------------------------------------------------
 // Resources
 
+// status: has a /status subresource (the main resource ignores status
+// changes); generation: metadata.generation counts spec changes; names:
+// 'path' for kinds whose names only need to be a path segment (RBAC's
+// "system:node-proxier"), else an RFC 1123 subdomain.
 const RES = {
-	services: { kind: 'Service', group: '', version: 'v1', namespaced: true, short: ['svc'], singular: 'service', status: true },
+	services: { kind: 'Service', group: '', version: 'v1', namespaced: true, short: ['svc'], singular: 'service', status: true, generation: true },
 	endpointslices: { kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', namespaced: true, short: [], singular: 'endpointslice', status: false },
 	nodes: { kind: 'Node', group: '', version: 'v1', namespaced: false, short: ['no'], singular: 'node', status: true },
 	namespaces: { kind: 'Namespace', group: '', version: 'v1', namespaced: false, short: ['ns'], singular: 'namespace', status: true },
+	serviceaccounts: { kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true, short: ['sa'], singular: 'serviceaccount', status: false },
+	configmaps: { kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, short: ['cm'], singular: 'configmap', status: false },
+	daemonsets: { kind: 'DaemonSet', group: 'apps', version: 'v1', namespaced: true, short: ['ds'], singular: 'daemonset', status: true, generation: true },
+	clusterroles: { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false, short: [], singular: 'clusterrole', status: false, names: 'path' },
+	clusterrolebindings: { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false, short: [], singular: 'clusterrolebinding', status: false, names: 'path' },
+	priorityclasses: { kind: 'PriorityClass', group: 'scheduling.k8s.io', version: 'v1', namespaced: false, short: ['pc'], singular: 'priorityclass', status: false },
 };
 for (const [name, r] of Object.entries(RES)) {
 	r.name = name;
@@ -195,11 +208,36 @@ const SMP_COMMON = {
 	'metadata.ownerReferences': { key: 'uid' },
 	'metadata.finalizers': { primitive: true },
 };
+// The pod template's lists (a DaemonSet's spec.template.spec): containers by
+// name and, inside them, env by name, ports by containerPort, mounts by path.
+function podSpecSMP(p) {
+	const m = {
+		[`${p}.volumes`]: { key: 'name' },
+		[`${p}.imagePullSecrets`]: { key: 'name' },
+		[`${p}.hostAliases`]: { key: 'ip' },
+		[`${p}.topologySpreadConstraints`]: { key: 'topologyKey' },
+	};
+	for (const c of ['containers', 'initContainers', 'ephemeralContainers']) {
+		m[`${p}.${c}`] = { key: 'name' };
+		m[`${p}.${c}.env`] = { key: 'name' };
+		m[`${p}.${c}.ports`] = { key: 'containerPort' };
+		m[`${p}.${c}.volumeMounts`] = { key: 'mountPath' };
+		m[`${p}.${c}.volumeDevices`] = { key: 'devicePath' };
+	}
+	return m;
+}
 const SMP = {
 	services: { 'spec.ports': { key: 'port' }, 'status.conditions': { key: 'type' } },
 	endpointslices: {},
 	nodes: { 'spec.podCIDRs': { primitive: true }, 'status.conditions': { key: 'type' }, 'status.addresses': { key: 'type' } },
 	namespaces: { 'status.conditions': { key: 'type' } },
+	serviceaccounts: { secrets: { key: 'name' }, imagePullSecrets: { key: 'name' } },
+	configmaps: {},
+	daemonsets: { ...podSpecSMP('spec.template.spec'), 'spec.template.metadata.finalizers': { primitive: true }, 'status.conditions': { key: 'type' } },
+	// rules, subjects: atomic lists, as in the real types
+	clusterroles: {},
+	clusterrolebindings: {},
+	priorityclasses: {},
 };
 
 // ---------------------------------------------------------------------------
@@ -614,7 +652,10 @@ function defaultService(o, old) {
 function validate(r, o, old) {
 	const causes = [];
 	const name = o.metadata.name;
-	if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name))
+	if (RES[r].names === 'path') {
+		if (name === '.' || name === '..' || /[/%]/.test(name))
+			causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": may not be '.' or '..' and may not contain '/' or '%'` });
+	} else if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name))
 		causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'` });
 	const port = (v, f) => {
 		if (!Number.isInteger(v) || v < 1 || v > 65535) causes.push({ field: f, message: `Invalid value: ${JSON.stringify(v)}: must be between 1 and 65535, inclusive` });
@@ -654,8 +695,86 @@ function validate(r, o, old) {
 		(o.endpoints || []).forEach((e, i) => {
 			if (!Array.isArray(e.addresses) || !e.addresses.length) causes.push({ field: `endpoints[${i}].addresses`, message: 'Required value' });
 		});
+	} else if (r === 'configmaps') {
+		for (const f of ['data', 'binaryData']) {
+			if (o[f] === undefined || o[f] === null) continue;
+			if (!isObj(o[f])) { causes.push({ field: f, message: 'must be a map' }); continue; }
+			for (const [k, v] of Object.entries(o[f])) {
+				if (!/^[-._a-zA-Z0-9]+$/.test(k)) causes.push({ field: `${f}[${k}]`, message: `Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'` });
+				str(v, `${f}[${k}]`);
+			}
+		}
+	} else if (r === 'daemonsets') {
+		validateDaemonSet(o, old, causes);
+	} else if (r === 'clusterroles') {
+		if (o.rules !== undefined && o.rules !== null && !Array.isArray(o.rules)) throw invalid(r, name, [{ field: 'rules', message: 'must be a list' }]);
+		(o.rules || []).forEach((rule, i) => {
+			const list = (f) => Array.isArray(rule[f]) && rule[f].every((x) => typeof x === 'string');
+			if (!list('verbs') || !rule.verbs.length) causes.push({ field: `rules[${i}].verbs`, message: 'Required value: verbs must contain at least one value' });
+			for (const f of ['apiGroups', 'resources', 'resourceNames', 'nonResourceURLs'])
+				if (rule[f] !== undefined && !list(f)) causes.push({ field: `rules[${i}].${f}`, message: 'must be a list of strings' });
+			const urls = (rule.nonResourceURLs || []).length, res = (rule.resources || []).length;
+			if (!urls && !res) causes.push({ field: `rules[${i}].resources`, message: 'Required value: resource rules must supply at least one resource' });
+			if (res && !Array.isArray(rule.apiGroups)) causes.push({ field: `rules[${i}].apiGroups`, message: 'Required value: resource rules must supply at least one api group' });
+		});
+	} else if (r === 'clusterrolebindings') {
+		const ref = o.roleRef;
+		if (!isObj(ref) || ref.kind !== 'ClusterRole' || ref.apiGroup !== 'rbac.authorization.k8s.io' || !ref.name)
+			causes.push({ field: 'roleRef', message: 'Unsupported value: a ClusterRoleBinding refers to a ClusterRole (apiGroup rbac.authorization.k8s.io) by name' });
+		if (old && JSON.stringify(old.roleRef) !== JSON.stringify(ref))
+			causes.push({ field: 'roleRef', message: 'Invalid value: cannot change roleRef' });
+		(o.subjects || []).forEach((sj, i) => {
+			if (!['User', 'Group', 'ServiceAccount'].includes(sj.kind)) causes.push({ field: `subjects[${i}].kind`, message: `Unsupported value: ${JSON.stringify(sj.kind)}` });
+			if (!sj.name) causes.push({ field: `subjects[${i}].name`, message: 'Required value' });
+			if (sj.kind === 'ServiceAccount' && !sj.namespace) causes.push({ field: `subjects[${i}].namespace`, message: 'Required value' });
+		});
+	} else if (r === 'priorityclasses') {
+		if (!Number.isInteger(o.value)) causes.push({ field: 'value', message: 'Required value' });
+		if (old && o.value !== old.value) causes.push({ field: 'value', message: 'Forbidden: may not be changed in an update.' });
 	}
 	if (causes.length) throw invalid(r, name, causes);
+}
+
+// What the real validation refuses most often: a selector that does not
+// select the template, a changed selector, a container without name or image.
+function validateDaemonSet(o, old, causes) {
+	const s = o.spec;
+	if (!isObj(s)) { causes.push({ field: 'spec', message: 'Required value' }); return; }
+	const sel = s.selector;
+	const labels = (isObj(s.template) && isObj(s.template.metadata) && s.template.metadata.labels) || {};
+	if (!isObj(sel) || (!isObj(sel.matchLabels) && !Array.isArray(sel.matchExpressions)))
+		causes.push({ field: 'spec.selector', message: 'Required value' });
+	else {
+		const ok = Object.entries(sel.matchLabels || {}).every(([k, v]) => labels[k] === v) &&
+			(sel.matchExpressions || []).every((e) => {
+				const v = labels[e.key];
+				switch (e.operator) {
+				case 'In': return v !== undefined && (e.values || []).includes(v);
+				case 'NotIn': return v === undefined || !(e.values || []).includes(v);
+				case 'Exists': return v !== undefined;
+				case 'DoesNotExist': return v === undefined;
+				default: return false;
+				}
+			});
+		if (!ok) causes.push({ field: 'spec.template.metadata.labels', message: `Invalid value: ${JSON.stringify(labels)}: \`selector\` does not match template \`labels\`` });
+	}
+	if (old && old.spec && JSON.stringify(old.spec.selector) !== JSON.stringify(sel))
+		causes.push({ field: 'spec.selector', message: 'Invalid value: field is immutable' });
+	const ps = isObj(s.template) && s.template.spec;
+	if (!isObj(ps) || !Array.isArray(ps.containers) || !ps.containers.length) {
+		causes.push({ field: 'spec.template.spec.containers', message: 'Required value' });
+		return;
+	}
+	ps.containers.forEach((c, i) => {
+		if (!c.name) causes.push({ field: `spec.template.spec.containers[${i}].name`, message: 'Required value' });
+		if (!c.image) causes.push({ field: `spec.template.spec.containers[${i}].image`, message: 'Required value' });
+		for (const [j, p] of (c.ports || []).entries())
+			if (!Number.isInteger(p.containerPort) || p.containerPort < 1 || p.containerPort > 65535)
+				causes.push({ field: `spec.template.spec.containers[${i}].ports[${j}].containerPort`, message: `Invalid value: ${JSON.stringify(p.containerPort)}: must be between 1 and 65535, inclusive` });
+	});
+	const u = s.updateStrategy;
+	if (u && u.type && !['RollingUpdate', 'OnDelete'].includes(u.type))
+		causes.push({ field: 'spec.updateStrategy.type', message: `Unsupported value: ${JSON.stringify(u.type)}: supported values: "OnDelete", "RollingUpdate"` });
 }
 
 function defaults(r, o, old) {
@@ -666,11 +785,80 @@ function defaults(r, o, old) {
 			if (p.protocol === undefined) p.protocol = 'TCP';
 		}
 		if (o.endpoints === undefined || o.endpoints === null) o.endpoints = [];
+	} else if (r === 'daemonsets') defaultDaemonSet(o);
+	else if (r === 'priorityclasses') {
+		if (o.globalDefault === undefined) o.globalDefault = false;
+		if (o.preemptionPolicy === undefined) o.preemptionPolicy = 'PreemptLowerPriority';
 	} else if (r === 'namespaces') {
 		o.metadata.labels = { ...(o.metadata.labels || {}), 'kubernetes.io/metadata.name': o.metadata.name };
 		o.spec = o.spec || {};
 		if (!o.spec.finalizers) o.spec.finalizers = ['kubernetes'];
 		o.status = { phase: 'Active', ...(o.status || {}) };
+	}
+}
+
+// The real server's defaults for a DaemonSet and its pod template (apps/v1
+// and core/v1 SetDefaults_*), those a manifest usually leaves out.
+function defaultProbe(pr) {
+	if (!isObj(pr)) return;
+	if (pr.timeoutSeconds === undefined) pr.timeoutSeconds = 1;
+	if (pr.periodSeconds === undefined) pr.periodSeconds = 10;
+	if (pr.successThreshold === undefined) pr.successThreshold = 1;
+	if (pr.failureThreshold === undefined) pr.failureThreshold = 3;
+	if (isObj(pr.httpGet)) {
+		if (!pr.httpGet.path) pr.httpGet.path = '/';
+		if (!pr.httpGet.scheme) pr.httpGet.scheme = 'HTTP';
+	}
+}
+function defaultContainer(c, hostNetwork) {
+	if (!isObj(c)) return;
+	if (!c.terminationMessagePath) c.terminationMessagePath = '/dev/termination-log';
+	if (!c.terminationMessagePolicy) c.terminationMessagePolicy = 'File';
+	if (!c.imagePullPolicy && typeof c.image === 'string') {
+		const tag = /:([^/:@]+)$/.exec(c.image.split('@')[0]);
+		c.imagePullPolicy = c.image.includes('@') || (tag && tag[1] !== 'latest') ? 'IfNotPresent' : 'Always';
+	}
+	for (const p of c.ports || []) {
+		if (!isObj(p)) continue;
+		if (!p.protocol) p.protocol = 'TCP';
+		// a host-network pod's ports are the host's
+		if (hostNetwork && p.hostPort === undefined) p.hostPort = p.containerPort;
+	}
+	for (const e of c.env || []) {
+		const f = isObj(e) && isObj(e.valueFrom) && e.valueFrom.fieldRef;
+		if (isObj(f) && !f.apiVersion) f.apiVersion = 'v1';
+	}
+	defaultProbe(c.readinessProbe);
+	defaultProbe(c.livenessProbe);
+	defaultProbe(c.startupProbe);
+}
+function defaultPodSpec(ps) {
+	if (!ps.restartPolicy) ps.restartPolicy = 'Always';
+	if (ps.terminationGracePeriodSeconds === undefined) ps.terminationGracePeriodSeconds = 30;
+	if (!ps.dnsPolicy) ps.dnsPolicy = 'ClusterFirst';
+	if (!ps.schedulerName) ps.schedulerName = 'default-scheduler';
+	if (!ps.securityContext) ps.securityContext = {};
+	for (const c of [...(ps.initContainers || []), ...(ps.containers || [])]) defaultContainer(c, !!ps.hostNetwork);
+	for (const v of ps.volumes || []) {
+		for (const f of ['configMap', 'secret']) {
+			if (isObj(v) && isObj(v[f]) && v[f].defaultMode === undefined) v[f].defaultMode = 420;
+		}
+		if (isObj(v) && isObj(v.hostPath) && v.hostPath.type === undefined) v.hostPath.type = '';
+	}
+}
+function defaultDaemonSet(o) {
+	const s = o.spec = isObj(o.spec) ? o.spec : {};
+	if (s.revisionHistoryLimit === undefined) s.revisionHistoryLimit = 10;
+	if (!isObj(s.updateStrategy)) s.updateStrategy = {};
+	if (!s.updateStrategy.type) s.updateStrategy.type = 'RollingUpdate';
+	if (s.updateStrategy.type === 'RollingUpdate') {
+		const ru = s.updateStrategy.rollingUpdate = isObj(s.updateStrategy.rollingUpdate) ? s.updateStrategy.rollingUpdate : {};
+		if (ru.maxUnavailable === undefined) ru.maxUnavailable = 1;
+		if (ru.maxSurge === undefined) ru.maxSurge = 0;
+	}
+	if (isObj(s.template)) {
+		if (!isObj(s.template.metadata)) s.template.metadata = {};
+		if (isObj(s.template.spec)) defaultPodSpec(s.template.spec);
 	}
 }
 
@@ -714,9 +902,11 @@ function doCreate(r, ns, body, dryRun) {
 	o.metadata.uid = crypto.randomUUID();
 	o.metadata.creationTimestamp = nowTS();
 	delete o.metadata.deletionTimestamp;
-	if (r === 'services' || r === 'nodes' || r === 'namespaces') {
-		if (r === 'services') { o.metadata.generation = 1; o.status = { loadBalancer: {} }; }
-	}
+	if (RES[r].generation) o.metadata.generation = 1;
+	// status is the server's to set: a create starts from the empty one
+	if (r === 'services') o.status = { loadBalancer: {} };
+	else if (r === 'daemonsets')
+		o.status = { currentNumberScheduled: 0, numberMisscheduled: 0, desiredNumberScheduled: 0, numberReady: 0 };
 	validate(r, o, null);
 	defaults(r, o, null);
 	if (dryRun) return o;
@@ -1047,7 +1237,13 @@ function apiResourceList(gv) {
 	return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: gv, resources };
 }
 
-const GROUPS = { 'discovery.k8s.io': ['v1'] };
+// API groups (but the core one) and their versions, from the resources.
+const GROUPS = {};
+for (const R of Object.values(RES)) {
+	if (!R.group) continue;
+	GROUPS[R.group] = GROUPS[R.group] || [];
+	if (!GROUPS[R.group].includes(R.version)) GROUPS[R.group].push(R.version);
+}
 
 function openapiRoot() {
 	const paths = {};
@@ -1492,10 +1688,30 @@ function route(req, res, url, body, setWatching) {
 
 let actualPort = LISTEN_PORT;
 
+// What a new cluster already has: the default and system namespaces and
+// the two system priority classes (DaemonSets like nftproxy's name
+// system-node-critical). Only what is missing, so a restart changes nothing.
+function seedBuiltins() {
+	let changed = false;
+	for (const ns of ['default', 'kube-system', 'kube-public', 'kube-node-lease']) {
+		if (!store.namespaces.has(ns)) { autoNamespace(ns); changed = true; }
+	}
+	const pcs = [
+		['system-node-critical', 2000001000, 'Used for system critical pods that must not be moved from their current node.'],
+		['system-cluster-critical', 2000000000, 'Used for system critical pods that must run in the cluster, but can be moved to another node if necessary.'],
+	];
+	for (const [name, value, description] of pcs) {
+		if (store.priorityclasses.has(name)) continue;
+		doCreate('priorityclasses', '', { apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name }, value, description }, false);
+		changed = true;
+	}
+	if (changed) saveState();
+}
+
 function main() {
 	setupDir();
 	loadState();
-	if (!store.namespaces.has('default')) { autoNamespace('default'); saveState(); }
+	seedBuiltins();
 	const tlsOpts = {
 		key: fs.readFileSync(P('server.key')), cert: fs.readFileSync(P('server.crt')), ca: fs.readFileSync(P('ca.crt')),
 		requestCert: true, rejectUnauthorized: false,
