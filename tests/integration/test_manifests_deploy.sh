@@ -148,7 +148,7 @@ assert_eq "update strategy" "RollingUpdate 1 0" \
 assert_eq "image" "nftproxy:0.1.0 IfNotPresent" "$(kget ds nftproxy '{.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].imagePullPolicy}')"
 assert_eq "command" "/usr/local/bin/nftproxy" "$(kget ds nftproxy '{.spec.template.spec.containers[0].command[*]}')"
 args=$(kget ds nftproxy '{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
-assert_eq "args" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME)' "$(xargs <<<"$args")"
+assert_eq "args" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME) --cleanup-kube-proxy' "$(xargs <<<"$args")"
 assert_eq "NODE_NAME from the pod's node" "NODE_NAME spec.nodeName" \
 	"$(kget ds nftproxy '{range .spec.template.spec.containers[0].env[*]}{.name} {.valueFrom.fieldRef.fieldPath}{"\n"}{end}')"
 assert_eq "readiness probe" "HTTP /healthz 10256" \
@@ -255,7 +255,7 @@ assert_has "overlay" "daemonset.apps/nftproxy configured" "$out"
 assert_has "overlay" "configmap/nftproxy configured" "$out"
 assert_eq "the rest unchanged" 3 "$(grep -c ' unchanged$' <<<"$out" || true)"
 assert_eq "new image" "registry.example/nftproxy:0.2.0" "$(kget ds nftproxy '{.spec.template.spec.containers[0].image}')"
-assert_eq "args merged" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME) --v=2' \
+assert_eq "args merged" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME) --cleanup-kube-proxy --v=2' \
 	"$(kget ds nftproxy '{.spec.template.spec.containers[0].args[*]}')"
 assert_eq "env, mounts, probes kept" "NODE_NAME /var/lib/nftproxy /livez" \
 	"$(kget ds nftproxy '{.spec.template.spec.containers[0].env[0].name} {.spec.template.spec.containers[0].volumeMounts[0].mountPath} {.spec.template.spec.containers[0].livenessProbe.httpGet.path}')"
@@ -266,7 +266,7 @@ assert_eq "the kubeconfig key kept" "https://control-plane.invalid:6443" \
 	"$(kget cm nftproxy '{.data.kubeconfig\.conf}' | awk '$1 == "server:" { print $2 }')"
 out=$(kube apply -k "$MDIR" 2>&1) || fail "kubectl apply -k (back) failed: $out"
 assert_eq "back to the base: image" "nftproxy:0.1.0" "$(kget ds nftproxy '{.spec.template.spec.containers[0].image}')"
-assert_eq "back to the base: args" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME)' \
+assert_eq "back to the base: args" '--config=/var/lib/nftproxy/config.conf --hostname-override=$(NODE_NAME) --cleanup-kube-proxy' \
 	"$(kget ds nftproxy '{.spec.template.spec.containers[0].args[*]}')"
 
 # The pod without a kubelet: needs setpriv (util-linux) to be another user
