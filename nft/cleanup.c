@@ -1,4 +1,5 @@
 #include "nft/cleanup.h"
+#include "nft/netlink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,26 +94,16 @@ static void sock_close(struct cl_sock *s)
 
 static int sock_open(struct cl_sock *s)
 {
-	int one = 1, r;
+	int r;
 
 	s->buf = malloc(RECV_BUF);
 	if (!s->buf)
 		return -ENOMEM;
-	s->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!s->nl) {
-		r = -errno;
+	r = nfk_mnl_open(&s->nl, &s->portid);
+	if (r < 0) {
 		sock_close(s);
-		return log_error_errno(r, "Could not open a netfilter netlink socket");
+		return r;
 	}
-	if (mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		sock_close(s);
-		return log_error_errno(r, "Could not bind the netfilter netlink socket");
-	}
-	/* The kernel's error message (extack) says which attribute it refused. */
-	mnl_socket_setsockopt(s->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(s->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	s->portid = mnl_socket_get_portid(s->nl);
 	s->seq = (uint32_t)time(NULL);
 	return 0;
 }

@@ -43,10 +43,30 @@ struct nfk {
 	char *buf;                 /* RECV_BUF bytes for replies and dumps */
 };
 
+int nfk_mnl_open(struct mnl_socket **nl, uint32_t *portid)
+{
+	int one = 1, r;
+
+	*nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!*nl)
+		return log_error_errno(-errno, "Could not open a netfilter netlink socket");
+	if (mnl_socket_bind(*nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		r = -errno;
+		mnl_socket_close(*nl);
+		*nl = NULL;
+		return log_error_errno(r, "Could not bind the netfilter netlink socket");
+	}
+	/* The kernel's error message (extack) says which attribute it refused. */
+	mnl_socket_setsockopt(*nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(*nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	*portid = mnl_socket_get_portid(*nl);
+	return 0;
+}
+
 int nfk_open(struct nfk **out)
 {
 	struct nfk *n = calloc(1, sizeof(*n));
-	int one = 1, r;
+	int r;
 
 	if (!n)
 		return -ENOMEM;
@@ -55,22 +75,12 @@ int nfk_open(struct nfk **out)
 		free(n);
 		return -ENOMEM;
 	}
-	n->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!n->nl) {
-		r = -errno;
+	r = nfk_mnl_open(&n->nl, &n->portid);
+	if (r < 0) {
 		free(n->buf);
 		free(n);
-		return log_error_errno(r, "Could not open a netfilter netlink socket");
+		return r;
 	}
-	if (mnl_socket_bind(n->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		r = -errno;
-		nfk_close(n);
-		return log_error_errno(r, "Could not bind the netfilter netlink socket");
-	}
-	/* The kernel's error message (extack) says which attribute it refused. */
-	mnl_socket_setsockopt(n->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(n->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	n->portid = mnl_socket_get_portid(n->nl);
 	n->seq = (uint32_t)time(NULL);
 	*out = n;
 	return 0;

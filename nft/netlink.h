@@ -12,6 +12,11 @@ struct nft_plan;
 struct nlmsghdr;
 
 int nfk_open(struct nfk **out);
+/* The socket nfk_open uses, alone: netfilter netlink, bound, with extended
+ * acks (for nft/cleanup.c, which speaks other families). Logs why it fails.
+ * Returns 0 or -errno. */
+struct mnl_socket;
+int nfk_mnl_open(struct mnl_socket **nl, uint32_t *portid);
 void nfk_close(struct nfk *n);
 
 struct nfk_send_stats {

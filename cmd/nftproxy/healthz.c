@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/config/kpconfig.h"
 #include "lib/util/httpd.h"
 #include "lib/util/log.h"
 
@@ -17,39 +18,6 @@ struct healthz {
 	struct timespec last_updated; /* wall clock of the last complete sync */
 	bool node_eligible;
 };
-
-int hostport_split(const char *s, char *host, size_t size, uint16_t *port)
-{
-	const char *colon, *h = s;
-	size_t hl;
-	char *end;
-	long p;
-
-	if (!s || !*s)
-		return -EINVAL;
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':')
-			return -EINVAL;
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s)))
-			return -EINVAL; /* no port, or a bare IPv6 address */
-		hl = (size_t)(colon - s);
-	}
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 0 || p > 65535 || hl >= size)
-		return -EINVAL;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
-	return 0;
-}
 
 /* Go's time.Time String() without the monotonic part, in UTC, as kube-proxy
  * prints it. */
@@ -107,7 +75,7 @@ int healthz_new(uv_loop_t *loop, const char *hostport, uint64_t timeout_ms,
 	uint16_t port;
 	int r;
 
-	if (hostport_split(hostport, host, sizeof(host), &port) < 0)
+	if (kpc_hostport_split(hostport, host, sizeof(host), &port) < 0)
 		return -EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (!h)

@@ -31,8 +31,4 @@ bool healthz_healthy(const struct healthz *h);
 /* NULL is a no-op; freed once the loop closed the sockets. */
 void healthz_close(struct healthz *h);
 
-/* Splits "HOST:PORT" / "[V6]:PORT" / ":PORT" (host "" = all addresses) into
- * host[size] and *port. Returns 0 or -EINVAL. */
-int hostport_split(const char *s, char *host, size_t size, uint16_t *port);
-
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cmd/nftproxy/healthz.h"
+#include "lib/config/kpconfig.h"
 #include "lib/model/store.h"
 #include "lib/util/httpd.h"
 #include "lib/util/log.h"
@@ -157,7 +157,7 @@ int promsrv_new(uv_loop_t *loop, const char *hostport, const char *configz,
 	uint16_t port;
 	int r;
 
-	if (hostport_split(hostport, host, sizeof(host), &port) < 0)
+	if (kpc_hostport_split(hostport, host, sizeof(host), &port) < 0)
 		return -EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (!p)

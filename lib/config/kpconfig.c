@@ -1164,6 +1164,51 @@ static bool is_ip(const char *s, struct ip_addr *a)
 	return ip_addr_parse(s, a ? a : &tmp) == 0;
 }
 
+/* The host of "HOST:PORT" / "[V6]:PORT" into host[size]; *colon points at
+ * the ':' before the port. Returns 0 or -EINVAL (no port, a bare IPv6
+ * address, too long). */
+static int split_host(const char *s, char *host, size_t size, const char **colon)
+{
+	const char *h = s;
+	size_t hl;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		*colon = rb + 1;
+	} else {
+		*colon = strrchr(s, ':');
+		if (!*colon || memchr(s, ':', (size_t)(*colon - s)))
+			return -EINVAL;
+		hl = (size_t)(*colon - s);
+	}
+	if (hl >= size)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	return 0;
+}
+
+int kpc_hostport_split(const char *s, char *host, size_t size, uint16_t *port)
+{
+	const char *colon;
+	char *end;
+	long p;
+
+	if (!s || !*s || split_host(s, host, size, &colon) < 0)
+		return -EINVAL;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
 /* "IP", "IP:PORT", "[IPv6]:PORT" (Go's net.SplitHostPort with an IP host) into
  * "IP:PORT" / "[IPv6]:PORT"; a bare IP gets def_port. Returns 0 or -EINVAL
  * with *why. */
@@ -1171,9 +1216,8 @@ static int hostport_normalize(const char *s, unsigned def_port, char *out, size_
 			      const char **why)
 {
 	char host[IP_ADDR_STRLEN], buf[IP_ADDR_STRLEN];
-	const char *colon, *h = s, *port;
+	const char *colon, *port;
 	struct ip_addr a;
-	size_t hl;
 	long p;
 	char *end;
 
@@ -1182,30 +1226,10 @@ static int hostport_normalize(const char *s, unsigned def_port, char *out, size_
 		p = def_port;
 		goto done;
 	}
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (!rb || rb[1] != ':') {
-			*why = "must be IP:PORT, with an IPv6 address in brackets";
-			return -EINVAL;
-		}
-		h = s + 1;
-		hl = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(s, ':');
-		if (!colon || memchr(s, ':', (size_t)(colon - s))) {
-			*why = "must be IP:PORT, with an IPv6 address in brackets";
-			return -EINVAL;
-		}
-		hl = (size_t)(colon - s);
-	}
-	if (hl >= sizeof(host)) {
-		*why = "must be IP:PORT with an IP address";
+	if (split_host(s, host, sizeof(host), &colon) < 0) {
+		*why = "must be IP:PORT, with an IPv6 address in brackets";
 		return -EINVAL;
 	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
 	if (!is_ip(host, &a)) {
 		*why = "must be IP:PORT with an IP address (not a host name, not empty)";
 		return -EINVAL;

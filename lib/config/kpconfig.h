@@ -180,6 +180,11 @@ int kpc_parse_duration(const char *s, int64_t *ns);
 /* Go's Duration.String(): "30s", "1m0s", "1.5s", "100ms", "0s". */
 const char *kpc_format_duration(int64_t ns, char *buf, size_t size);
 
+/* Splits "HOST:PORT" / "[V6]:PORT" / ":PORT" (host "" = every address),
+ * as the bind addresses are written, into host[size] and *port. Returns 0
+ * or -EINVAL. */
+int kpc_hostport_split(const char *s, char *host, size_t size, uint16_t *port);
+
 /* A duration in whole milliseconds, rounded up (never negative). */
 uint64_t kpc_ns_to_ms(int64_t ns);
 
