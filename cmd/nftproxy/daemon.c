@@ -425,6 +425,9 @@ static int daemon_start(struct daemon *d)
 		uint64_t timeout = 2 * (d->cfg->sync_ms ? d->cfg->sync_ms : 30000);
 
 		r = healthz_new(&d->loop, d->cfg->healthz_addr, timeout, &d->healthz);
+		if (r < 0 && d->cfg->bind_hard_fail)
+			return log_error_errno(r, "cannot serve /healthz and /livez on %s "
+					       "(--bind-address-hard-fail)", d->cfg->healthz_addr);
 		if (r < 0)
 			log_error("cannot serve /healthz and /livez on %s: %s; running without them "
 				  "(the probes will fail)", d->cfg->healthz_addr, strerror(-r));
@@ -432,6 +435,9 @@ static int daemon_start(struct daemon *d)
 	}
 	if (d->cfg->metrics_addr && *d->cfg->metrics_addr) {
 		r = promsrv_new(&d->loop, d->cfg->metrics_addr, d->cfg->configz_json, &d->prom);
+		if (r < 0 && d->cfg->bind_hard_fail)
+			return log_error_errno(r, "cannot serve /metrics on %s "
+					       "(--bind-address-hard-fail)", d->cfg->metrics_addr);
 		if (r < 0)
 			log_error("cannot serve /metrics on %s: %s; running without metrics",
 				  d->cfg->metrics_addr, strerror(-r));

@@ -36,6 +36,8 @@ struct daemon_config {
 	const char *configz_json;
 	/* Remove kube-proxy's leftovers once the first sync is in. */
 	bool cleanup_kube_proxy;
+	/* --bind-address-hard-fail: a server that cannot bind stops the start. */
+	bool bind_hard_fail;
 };
 
 /* Deletes kube-proxy's nftables tables and iptables-nft KUBE-* chains

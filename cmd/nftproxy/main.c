@@ -470,6 +470,7 @@ int main(int argc, char **argv)
 	cfg.healthz_addr = kc.healthz_bind_address;
 	cfg.metrics_addr = kc.metrics_bind_address;
 	cfg.cleanup_kube_proxy = opts.cleanup_kube_proxy;
+	cfg.bind_hard_fail = kc.bind_address_hard_fail;
 	{
 		const char *extra[] = {
 			"nodeName", node,

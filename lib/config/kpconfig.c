@@ -45,9 +45,7 @@ const struct kpc_field kpc_fields[KF_COUNT] = {
 	[KF_HOSTNAME] = { "hostnameOverride", KT_STR, OFF(hostname_override), 0, 0, 0, NULL },
 	[KF_BIND] = { "bindAddress", KT_STR, OFF(bind_address), 0, 0, 0, NULL },
 	[KF_BIND_HARD_FAIL] = { "bindAddressHardFail", KT_BOOL, OFF(bind_address_hard_fail), 0, 0,
-				KF_IGNORED,
-				"a health or metrics server that cannot bind is logged and "
-				"nftproxy goes on" },
+				0, NULL },
 	[KF_HEALTHZ] = { "healthzBindAddress", KT_STR, OFF(healthz_bind_address), 0, 0, 0, NULL },
 	[KF_METRICS] = { "metricsBindAddress", KT_STR, OFF(metrics_bind_address), 0, 0, 0, NULL },
 	[KF_PROFILING] = { "enableProfiling", KT_BOOL, OFF(enable_profiling), 0, 0, KF_IGNORED,
@@ -196,8 +194,9 @@ static const struct kpc_flagdef flagdefs[] = {
 		"content type of requests to the API server"),
 	IGNORED("kube-api-qps", false, KF_QPS, "QPS", "requests per second to the API server"),
 	IGNORED("kube-api-burst", false, KF_BURST, "N", "burst of requests to the API server"),
-	IGNORED("bind-address-hard-fail", true, KF_BIND_HARD_FAIL, NULL,
-		"exit when a server cannot bind its port"),
+	APPLIED("bind-address-hard-fail", 0, true, KF_BIND_HARD_FAIL, NULL,
+		"exit when the health or metrics server cannot bind its port (else it is "
+		"logged and nftproxy goes on without it)", NULL, false),
 	IGNORED("profiling", true, KF_PROFILING, NULL, "serve /debug/pprof"),
 	IGNORED("show-hidden-metrics-for-version", false, KF_HIDDEN_METRICS, "VERSION",
 		"the previous version whose hidden metrics to show"),

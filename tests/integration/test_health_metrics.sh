@@ -117,4 +117,20 @@ assert_eq "/healthz while the node is deleted" 503 "$HTTP_CODE"
 assert_eq "nodeEligible" false "$(jq .nodeEligible <<<"$HTTP_BODY")"
 http_get "$CLIENT" "http://$NODE_IP4:10256/livez"
 assert_eq "/livez meanwhile" 200 "$HTTP_CODE"
+
+section "a port already taken: logged and served without it, or --bind-address-hard-fail"
+# A second daemon (its own table) in the same namespace finds 10256 taken.
+rc=0
+ip netns exec "$NODE" timeout 5 "$NFTPROXY" --manifests "$MANIFESTS" --cluster-name second \
+	--metrics-bind-address "" --bind-address-hard-fail >"$TMP/second.log" 2>&1 || rc=$?
+assert_eq "with --bind-address-hard-fail: exit status" 1 "$rc"
+grep -q "cannot serve /healthz and /livez on 0.0.0.0:10256" "$TMP/second.log" &&
+	pass "the error names the address" || check_failed "no error naming 0.0.0.0:10256: $(tail -n 3 "$TMP/second.log")"
+assert_eq "and it touched no rule (no table nftproxy-second)" 1 \
+	"$(ip netns exec "$NODE" nft list table inet nftproxy-second >/dev/null 2>&1 && echo 0 || echo 1)"
+rc=0
+ip netns exec "$NODE" timeout 2 "$NFTPROXY" --manifests "$MANIFESTS" --cluster-name second \
+	--metrics-bind-address "" >"$TMP/second.log" 2>&1 || rc=$?
+assert_eq "without it: still running when stopped (timeout's status)" 124 "$rc"
+ip netns exec "$NODE" "$NFTPROXY" --cleanup --cluster-name second >/dev/null 2>&1 || true
 finish
