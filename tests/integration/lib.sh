@@ -321,13 +321,13 @@ bg_start() {
 	NFTP_LOGS+=("$logf")
 }
 
-# pod_serve I [--show-peer] [PORT...]: podserver named pod-I on the given
-# ports (default 8080 5353 9000), TCP and UDP each; waits until it listens.
-# --show-peer: replies name the source address the pod saw (probe counts
-# them as "peer" lines).
-pod_serve() {
-	local i=$1 ready="$TMP/pod$1.ready" args=() p k
-	shift
+# podserver_in NS NAME [--show-peer] [PORT...]: podserver NAME in namespace
+# NS on the given ports (default 8080 5353 9000), TCP and UDP each; waits
+# until it listens (log: $TMP/NAME.log). --show-peer: replies name the
+# source address the pod saw (probe counts them as "peer" lines).
+podserver_in() {
+	local ns=$1 name=$2 ready="$TMP/$2.ready" logf="$TMP/$2.log" args=() p k
+	shift 2
 	if [[ ${1:-} == --show-peer ]]; then
 		args+=(--show-peer)
 		shift
@@ -336,14 +336,20 @@ pod_serve() {
 	((${#plist[@]})) || plist=(8080 5353 9000)
 	for p in "${plist[@]}"; do args+=(--port "$p"); done
 	rm -f "$ready"
-	bg_start "$(pod_ns "$i")" "$TMP/pod$i.log" "$PODSERVER" --name "pod-$i" \
-		--ready-file "$ready" "${args[@]}"
+	bg_start "$ns" "$logf" "$PODSERVER" --name "$name" --ready-file "$ready" "${args[@]}"
 	for ((k = 0; k < 100; k++)); do
 		[[ -s $ready ]] && return 0
-		kill -0 "$BG_PID" 2>/dev/null || fail "podserver in pod $i exited: $(cat "$TMP/pod$i.log")"
+		kill -0 "$BG_PID" 2>/dev/null || fail "podserver $name exited: $(cat "$logf")"
 		sleep 0.05
 	done
-	fail "podserver in pod $i did not become ready in 5 s"
+	fail "podserver $name did not become ready in 5 s"
+}
+
+# pod_serve I [--show-peer] [PORT...]: podserver named pod-I in pod I.
+pod_serve() {
+	local i=$1
+	shift
+	podserver_in "$(pod_ns "$i")" "pod-$i" "$@"
 }
 
 pod_serve_all() {

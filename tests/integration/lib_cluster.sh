@@ -108,24 +108,9 @@ client_add_ip() {
 # pod2_serve I [--show-peer] [PORT...]: podserver "n2pod-I" in node2's pod I,
 # as pod_serve does for the node's pods.
 pod2_serve() {
-	local i=$1 ready="$TMP/n2pod$1.ready" logf="$TMP/n2pod$1.log" args=() p k
+	local i=$1
 	shift
-	if [[ ${1:-} == --show-peer ]]; then
-		args+=(--show-peer)
-		shift
-	fi
-	local plist=("$@")
-	((${#plist[@]})) || plist=(8080 5353 9000)
-	for p in "${plist[@]}"; do args+=(--port "$p"); done
-	rm -f "$ready"
-	bg_start "$(pod2_ns "$i")" "$logf" "$PODSERVER" --name "n2pod-$i" \
-		--ready-file "$ready" "${args[@]}"
-	for ((k = 0; k < 100; k++)); do
-		[[ -s $ready ]] && return 0
-		kill -0 "$BG_PID" 2>/dev/null || fail "podserver in node2 pod $i exited: $(cat "$logf")"
-		sleep 0.05
-	done
-	fail "podserver in node2 pod $i did not become ready in 5 s"
+	podserver_in "$(pod2_ns "$i")" "n2pod-$i" "$@"
 }
 
 pod2_serve_all() {
