@@ -86,13 +86,6 @@ static int add_base(struct nft_frag *f, const char *name, enum nft_hook hook, co
 	return 0;
 }
 
-/* A chain of the skeleton with its rules. */
-static int add_rules(struct nft_frag *f, const char *name, enum nft_hook hook, const char *type,
-		     int32_t prio, const struct nft_rule_ir *rules, size_t n)
-{
-	return add_base(f, name, hook, type, prio, rules, n);
-}
-
 int nftc_skeleton(const struct nftc_config *cfg, const struct model *m,
 		  const struct ip_addr *np_addrs, size_t n_np, struct nft_frag **out)
 {
@@ -182,12 +175,12 @@ int nftc_skeleton(const struct nftc_config *cfg, const struct model *m,
 	 * checks after it (0: what DNAT took, such as the node's own traffic to
 	 * a Local service's external address that the ext chain short-
 	 * circuits, is no longer for the service address). */
-	if ((r = add_rules(f, NFT_CHAIN_SERVICES, NFT_HOOK_NONE, NULL, 0, services, n_services)) < 0 ||
-	    (r = add_rules(f, NFT_CHAIN_NO_ENDPOINTS, NFT_HOOK_NONE, NULL, 0, no_eps, 4)) < 0 ||
-	    (r = add_rules(f, NFT_CHAIN_FIREWALL, NFT_HOOK_NONE, NULL, 0, firewall, 2)) < 0 ||
-	    (r = add_rules(f, NFT_CHAIN_CLUSTER_IPS, NFT_HOOK_NONE, NULL, 0, cips, n_cips)) < 0 ||
-	    (r = add_rules(f, NFT_CHAIN_MASQUERADING, NFT_HOOK_NONE, NULL, 0, masq, 5)) < 0 ||
-	    (r = add_rules(f, NFT_CHAIN_REJECT, NFT_HOOK_NONE, NULL, 0, reject, 2)) < 0 ||
+	if ((r = add_base(f, NFT_CHAIN_SERVICES, NFT_HOOK_NONE, NULL, 0, services, n_services)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_NO_ENDPOINTS, NFT_HOOK_NONE, NULL, 0, no_eps, 4)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_FIREWALL, NFT_HOOK_NONE, NULL, 0, firewall, 2)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_CLUSTER_IPS, NFT_HOOK_NONE, NULL, 0, cips, n_cips)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_MASQUERADING, NFT_HOOK_NONE, NULL, 0, masq, 5)) < 0 ||
+	    (r = add_base(f, NFT_CHAIN_REJECT, NFT_HOOK_NONE, NULL, 0, reject, 2)) < 0 ||
 	    (r = add_base(f, "nat-prerouting", NFT_HOOK_PREROUTING, "nat", -100, &jump_services, 1)) < 0 ||
 	    (r = add_base(f, "nat-output", NFT_HOOK_OUTPUT, "nat", -100, &jump_services, 1)) < 0 ||
 	    (r = add_base(f, "nat-postrouting", NFT_HOOK_POSTROUTING, "nat", 100, &jump_masq, 1)) < 0 ||
@@ -323,7 +316,7 @@ static int add_policy_chain(struct port_ctx *c, const char *kind,
 		 * the rest, ...) and are remembered. An endpoint change
 		 * rewrites the chain: affinity services pay the kernel's
 		 * validation that the LB maps avoid. */
-		char sets[2][32];
+		char set_name[32];
 
 		r = nft_frag_add_chain(c->f, name, &sc);
 		if (r < 0)
@@ -341,11 +334,11 @@ static int add_policy_chain(struct port_ctx *c, const char *kind,
 					.addr = use[i]->addr, .port = use[i]->port,
 					.mod = pass ? (uint32_t)(n - i) : 0 };
 
-				affinity_set_name(c, use[i], sets[0]);
-				memcpy(set.name, sets[0], sizeof(set.name));
+				affinity_set_name(c, use[i], set_name);
+				memcpy(set.name, set_name, sizeof(set.name));
 				if (!pass && (r = nft_frag_add_set(c->f, &set)) < 0)
 					return r;
-				rule.set = nft_frag_strdup(c->f, sets[0]);
+				rule.set = nft_frag_strdup(c->f, set_name);
 				if (!rule.set)
 					return -ENOMEM;
 				/* nft_frag_add_chain may move chains: sc is the last. */
@@ -360,7 +353,6 @@ static int add_policy_chain(struct port_ctx *c, const char *kind,
 				}
 			}
 		}
-		(void)sets[1];
 		*name_out = sc->name;
 		return 0;
 	}

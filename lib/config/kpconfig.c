@@ -815,23 +815,6 @@ static int on_doc(struct doc *root, void *data)
 	return 0;
 }
 
-static int parse_json(const char *buf, size_t len, struct kpc_docs *docs, char *msg,
-		      size_t size)
-{
-	struct doc_json *j;
-	int r;
-
-	r = doc_json_new(on_doc, docs, &j);
-	if (r < 0)
-		return r;
-	r = doc_json_feed(j, buf, len);
-	if (r >= 0)
-		r = doc_json_finish(j);
-	if (r == -EBADMSG || r == -E2BIG)
-		snprintf(msg, size, "%s", doc_json_error(j));
-	doc_json_free(j);
-	return r;
-}
 
 /* apiVersion and kind must say what this is, as kube-proxy's decoder wants. */
 static int check_type_meta(struct kpc_load *l, const struct doc *root)
@@ -876,7 +859,7 @@ int kpc_load_buffer(struct kpc_config *c, const char *buf, size_t len, const cha
 		;
 	/* JSON when it looks like JSON, so that its errors read as JSON's. */
 	if (i < len && buf[i] == '{')
-		r = parse_json(buf + bom, len - bom, &docs, msg, sizeof(msg));
+		r = doc_json_parse(buf + bom, len - bom, on_doc, &docs, msg, sizeof(msg));
 	else
 		r = doc_yaml_parse(buf, len, on_doc, &docs, msg, sizeof(msg));
 	if (r == -ENOMEM) {

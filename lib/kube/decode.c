@@ -215,23 +215,6 @@ static int kdec_on_document(struct doc *root, void *data)
 	return r;
 }
 
-static int kdec_parse_json(struct kdec_parse *p, const char *buf, size_t len, char *err,
-			   size_t err_size)
-{
-	struct doc_json *j;
-	int r;
-
-	r = doc_json_new(kdec_on_document, p, &j);
-	if (r < 0)
-		return r;
-	r = doc_json_feed(j, buf, len);
-	if (r >= 0)
-		r = doc_json_finish(j);
-	if ((r == -EBADMSG || r == -E2BIG) && err_size)
-		snprintf(err, err_size, "%s", doc_json_error(j));
-	doc_json_free(j);
-	return r;
-}
 
 int kdec_parse_buffer(const char *buf, size_t len, const char *origin, struct kdec_result *out,
 		      char *err, size_t err_size)
@@ -255,7 +238,7 @@ int kdec_parse_buffer_flags(const char *buf, size_t len, const char *origin, uns
 		;
 	/* The blanks are fed too, so that error positions count their lines. */
 	if (i < len && (buf[i] == '{' || buf[i] == '['))
-		r = kdec_parse_json(&p, buf + bom, len - bom, err, err_size);
+		r = doc_json_parse(buf + bom, len - bom, kdec_on_document, &p, err, err_size);
 	else
 		r = doc_yaml_parse(buf, len, kdec_on_document, &p, err, err_size);
 	/* A syntax error anywhere rejects the whole buffer, also the objects

@@ -270,3 +270,21 @@ size_t doc_json_count(const struct doc_json *p)
 {
 	return p->count;
 }
+
+int doc_json_parse(const char *buf, size_t len, doc_cb cb, void *data, char *err,
+		   size_t err_size)
+{
+	struct doc_json *j;
+	int r;
+
+	r = doc_json_new(cb, data, &j);
+	if (r < 0)
+		return r;
+	r = doc_json_feed(j, buf, len);
+	if (r >= 0)
+		r = doc_json_finish(j);
+	if ((r == -EBADMSG || r == -E2BIG) && err_size)
+		snprintf(err, err_size, "%s", doc_json_error(j));
+	doc_json_free(j);
+	return r;
+}

@@ -29,6 +29,12 @@ int doc_json_finish(struct doc_json *p);
  * (yajl's own lookahead; tests/fuzz/crashes/doc_json/number-lookahead.bin). */
 const char *doc_json_error(const struct doc_json *p);
 
+/* One buffer, whole: new, feed, finish, free, as doc_yaml_parse does for
+ * YAML. A syntax error or too deep a nesting is described in err (may be
+ * NULL when err_size is 0). Returns doc_json_finish's result. */
+int doc_json_parse(const char *buf, size_t len, doc_cb cb, void *data, char *err,
+		   size_t err_size);
+
 /* Number of top-level values completed so far. */
 size_t doc_json_count(const struct doc_json *p);
 
