@@ -250,6 +250,28 @@ static bool elem_same(const struct nft_ap_elem *ap, const struct nft_elem_ir *e)
 	       ap->comment_hash == nft_comment_hash(e->comment);
 }
 
+/* Whether a read-back element that no sync has claimed yet names another
+ * service in its comment ("ns/name/proto/port ..."). After a restart that
+ * service keeps it: the first full run must not hand a service address to
+ * whichever claimant it happens to plan first. */
+static size_t comment_owner_len(const char *comment)
+{
+	const char *slash = strchr(comment, '/');
+	size_t n = strcspn(comment, " ");
+
+	slash = slash ? strchr(slash + 1, '/') : NULL;
+	return slash && (size_t)(slash - comment) < n ? (size_t)(slash - comment) : n;
+}
+
+static bool elem_named_for_other(const struct nft_ap_elem *ap, const char *owner)
+{
+	size_t n = strlen(owner);
+
+	if (ap->owner || !ap->comment || !owner[0])
+		return false;
+	return comment_owner_len(ap->comment) != n || strncmp(ap->comment, owner, n) != 0;
+}
+
 static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f,
 		     const struct nft_owner *owner, struct nft_elem_ir *e, bool *changed)
 {
@@ -262,10 +284,20 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 	nft_elem_id(id, set, e->key, e->key_len);
 	ap = hmap_get(&s->elems, id);
 	if (ap) {
-		if (ap->gen == p->gen || (ap->owner && ap->owner != owner && ap->owner->key[0])) {
+		if (ap->gen == p->gen || (ap->owner && ap->owner != owner && ap->owner->key[0]) ||
+		    elem_named_for_other(ap, f->owner)) {
+			char holder[NFT_NAME_MAX];
+
+			if (ap->owner)
+				snprintf(holder, sizeof(holder), "%s", ap->owner->key);
+			else if (ap->comment)
+				snprintf(holder, sizeof(holder), "%.*s", (int)comment_owner_len(ap->comment),
+					 ap->comment);
+			else
+				snprintf(holder, sizeof(holder), "(another service)");
 			nft_elem_key_print(e, keybuf, sizeof(keybuf));
 			log_warn("service %s: %s %s is already used by service %s; ignoring it here",
-				 f->owner, set, keybuf, ap->owner ? ap->owner->key : "(another service)");
+				 f->owner, set, keybuf, holder);
 			e->refused = true; /* not ours: commit must not claim it */
 			return nft_state_block(s, f->owner);
 		}

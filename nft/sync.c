@@ -369,6 +369,17 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	if (r < 0)
 		goto fail;
 	if (nft_plan_size(&p) == 0) {
+		/* Nothing to send, but the plan claimed what it found in place:
+		 * after a read-back, the kernel's objects get their owners here,
+		 * or a service deleted later would leave its rules behind. */
+		r = nft_plan_commit(&p, s->state);
+		if (r < 0) {
+			log_error_errno(r, "Could not record the applied state of table %s; "
+					"will read it back", s->table);
+			nft_state_free(s->state);
+			s->state = NULL;
+			goto out;
+		}
 		pending_clear(s);
 		s->need_full = false;
 		if (full)

@@ -66,6 +66,7 @@ struct khttp {
 };
 
 static void collect_done(struct khttp *h);
+static const char *version_name(CURL *easy);
 
 /* One libuv handle of h is closed: the last one frees h. */
 static void handle_released(struct khttp *h)
@@ -303,6 +304,21 @@ char *khttp_escape(const char *s, char *buf, size_t size)
 	return buf;
 }
 
+/* --v 6, as client-go's round trippers: one line per response, when its
+ * head is in (a watch's body may stream for minutes after). */
+static void log_response(struct khttp_req *r)
+{
+	curl_off_t us = 0;
+	long status = 0;
+	char *url = NULL;
+
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(r->easy, CURLINFO_EFFECTIVE_URL, &url);
+	curl_easy_getinfo(r->easy, CURLINFO_STARTTRANSFER_TIME_T, &us);
+	log_v(6, "GET %s %ld in %lld ms (%s)", url ? url : "?", status, (long long)(us / 1000),
+	      version_name(r->easy));
+}
+
 /* Retry-After: seconds (an HTTP date is not what the API server sends). */
 static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 {
@@ -310,6 +326,14 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 	static const char name[] = "retry-after:";
 
+	/* The blank line that ends a head; a 1xx head is followed by another. */
+	if (log_enabled(6) && (len == 2 && buf[0] == '\r' && buf[1] == '\n')) {
+		long status = 0;
+
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200)
+			log_response(r);
+	}
 	if (len > sizeof(name) && strncasecmp(buf, name, sizeof(name) - 1) == 0) {
 		char tmp[32];
 		size_t k = len - (sizeof(name) - 1);
@@ -429,6 +453,43 @@ static int set_tls(struct khttp *h, CURL *easy)
 	return 0;
 }
 
+/* Lines that may carry a credential: curl's own trace prints HTTP/2
+ * request headers as text ("[HTTP/2] [1] [authorization: Bearer ...]"). */
+static bool secret_line(const char *s, size_t len)
+{
+	static const char *const words[] = { "authorization", "bearer", "private key", "cookie" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		size_t w = strlen(words[i]);
+
+		for (size_t k = 0; k + w <= len; k++)
+			if (strncasecmp(s + k, words[i], w) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* --v 9: curl's own trace of connections and TLS (its informational text
+ * only: never headers or data, and never a line that names a credential). */
+static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, void *ud)
+{
+	size_t len = size;
+
+	(void)easy;
+	(void)ud;
+	if (type != CURLINFO_TEXT)
+		return 0;
+	while (len && (data[len - 1] == '\n' || data[len - 1] == '\r'))
+		len--;
+	if (len > 512)
+		len = 512;
+	if (secret_line(data, len))
+		log_v(9, "curl: (a line with credentials, not shown)");
+	else
+		log_v(9, "curl: %.*s", (int)len, data);
+	return 0;
+}
+
 static int set_headers(struct khttp *h, struct khttp_req *r)
 {
 	const char *token = kcfg_token(h->cfg, h->force_token);
@@ -482,6 +543,14 @@ int khttp_get(struct khttp *h, const char *path, uint64_t timeout_ms,
 	if (ret < 0)
 		goto fail;
 	curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	/* --v 7, as client-go: the request's headers, the token masked. */
+	log_v(7, "GET %s: request headers: Accept: application/json%s, User-Agent: nftproxy/%s",
+	      url, r->headers && r->headers->next ? ", Authorization: Bearer <masked>" : "",
+	      NFTPROXY_VERSION);
+	if (log_enabled(9)) {
+		curl_easy_setopt(r->easy, CURLOPT_DEBUGFUNCTION, on_debug);
+		curl_easy_setopt(r->easy, CURLOPT_VERBOSE, 1L);
+	}
 	if (h->connect_to)
 		curl_easy_setopt(r->easy, CURLOPT_CONNECT_TO, h->connect_to);
 	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# What a user who may create Services can do to another service's traffic
+# (docs/SECURITY.md). Service demo/web owns cluster IP 10.96.0.10 port 80 and
+# node port 30080. Then evil/grab claims that same address and port as an
+# externalIP and as a LoadBalancer ingress IP, and evil/ports claims the node
+# port: each claim is refused with a warning naming both services, the
+# claimant's other addresses work, and demo/web keeps every connection
+# (a client connects all the while). A restart of nftproxy keeps the owner.
+# Only once demo/web is gone does the claim take effect: a service address
+# belongs to one service at a time, the one that had it first.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_cluster.sh"
+nftp_require
+
+topo_create 2
+topo_external
+pod_serve_all
+node_manifest node-1 "" | manifest_put node.yaml
+
+P="http:80:TCP:8080:30080"
+{
+	svc_full_yaml ns=demo name=web type=NodePort ips=10.96.0.10 ports="$P"
+	cluster_slices demo web "$P" "1"
+} | manifest_put web.yaml
+mapfile -t want_web < <(cluster_expect demo web 10.96.0.10 "" "$P" "1")
+
+nftproxy_start --hostname-override node-1
+wait_dump_has "${want_web[@]}"
+wait_probe "$CLIENT" ok 5 --proto tcp 10.96.0.10 80
+# The guard: a client of demo/web the whole time the others claim its addresses.
+probe_bg "$CLIENT" "$TMP/guard.out" --proto tcp --count 0 --interval-ms 50 --duration-ms 20000 \
+	--timeout-ms 1000 10.96.0.10 80
+guard=$BG_PID
+
+section "an externalIP and an LB ingress IP that are demo/web's cluster IP"
+G="http:80:TCP:8080"
+{
+	svc_full_yaml ns=evil name=grab type=LoadBalancer ips=10.96.0.20 ports="$G" \
+		externalIPs="10.96.0.10 203.0.113.30" lbIPs="10.96.0.10 203.0.113.31"
+	cluster_slices evil grab "$G" "2"
+} | manifest_put grab.yaml
+mapfile -t want_grab < <(cluster_expect evil grab 10.96.0.20 "" "$G" "2")
+wait_dump_has "${want_grab[@]}"
+wait_probe "$CLIENT" ok 5 --proto tcp 203.0.113.31 80
+claims=$(nftproxy_log_count 'service evil/grab.*10\.96\.0\.10.* is already used by service demo/web')
+assert_lt "the claims of 10.96.0.10:80 are refused and logged, naming both services" 0 "$claims"
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-1
+for ip in 10.96.0.20 203.0.113.30 203.0.113.31; do
+	probe_run "$CLIENT" --proto tcp --count 20 --timeout-ms 1000 "$ip" 80
+	assert_probe_ok
+	assert_replies_only pod-2
+done
+
+section "a node port that is demo/web's"
+NP="http:81:TCP:8080:30080"
+{
+	svc_full_yaml ns=evil name=ports type=NodePort ips=10.96.0.21 ports="$NP"
+	cluster_slices evil ports "$NP" "2"
+} | manifest_put ports.yaml
+mapfile -t want_ports < <(cluster_expect evil ports 10.96.0.21 "" "$NP" "2")
+wait_dump_has "${want_ports[@]}"
+sleep 0.5
+assert_lt "the node port claim is refused and logged" 0 \
+	"$(nftproxy_log_count 'service evil/ports.* is already used by service demo/web')"
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
+assert_probe_ok
+assert_replies_only pod-1
+
+section "a restart keeps the owner"
+nftproxy_stop KILL
+nftproxy_start --hostname-override node-1
+wait_dump_has "${want_web[@]}" "${want_grab[@]}" "${want_ports[@]}"
+sleep 1
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-1
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
+assert_probe_ok
+assert_replies_only pod-1
+
+wait "$guard" || true
+guard_out=$(cat "$TMP/guard.out")
+log "the guard client: $(PROBE_OUT=$guard_out probe_summary)"
+assert_lt "the guard client connected" 100 "$(probe_get attempts "$guard_out")"
+assert_eq "demo/web: connections failed while others claimed its addresses" \
+	"$(probe_get attempts "$guard_out")" "$(probe_get ok "$guard_out")"
+assert_eq "demo/web: every guard connection reached demo/web's pod" \
+	"pod-1=$(probe_get ok "$guard_out")" "$(probe_replies "$guard_out")"
+
+section "once demo/web is gone, the claims take effect"
+manifest_rm web.yaml
+for ((k = 0; k < 100; k++)); do
+	probe_run "$CLIENT" --proto tcp --count 1 --timeout-ms 300 10.96.0.10 80
+	[[ $(probe_reply_count pod-2) == 1 ]] && break
+	sleep 0.1
+done
+log "10.96.0.10:80 went to evil/grab after $k tries"
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-2
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
+assert_probe_ok
+assert_replies_only pod-2
+
+finish
