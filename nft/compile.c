@@ -481,6 +481,26 @@ static int add_fw_chain(struct port_ctx *c, const char **name_out)
 	return 0;
 }
 
+/* An external or LB IP that is another service's cluster IP is not
+ * served: cluster IPs are allocated by the API server, one service each,
+ * while anyone who may create a Service may write any externalIP
+ * (CVE-2020-8554). Said once per sync, at the service's first port. */
+static bool claims_cluster_ip(const struct port_ctx *c, const struct model_service *svc,
+			      const struct ip_addr *ip, const char *what)
+{
+	const char *owner = model_cluster_ip_owner(c->m, ip);
+	char buf[IP_ADDR_STRLEN];
+	size_t n = strlen(svc->ns);
+
+	if (!owner || (strncmp(owner, svc->ns, n) == 0 && owner[n] == '/' &&
+		       strcmp(owner + n + 1, svc->name) == 0))
+		return false;
+	if (c->port == &svc->ports[0])
+		log_warn("service %s/%s: %s %s is already used by service %s as its cluster IP; "
+			 "not serving it here", svc->ns, svc->name, what, ip_addr_fmt(ip, buf), owner);
+	return true;
+}
+
 static bool svc_has_ranges(const struct model_service *svc, int family)
 {
 	for (size_t i = 0; i < svc->n_lb_source_ranges; i++)
@@ -572,7 +592,7 @@ static int compile_port(struct port_ctx *c, const struct ip_addr *cip)
 	for (size_t i = 0; i < svc->n_external_ips; i++) {
 		const struct ip_addr *ip = &svc->external_ips[i];
 
-		if (ip->family != c->family)
+		if (ip->family != c->family || claims_cluster_ip(c, svc, ip, "externalIP"))
 			continue;
 		if (ext && (r = add_svc_elem(c, svc_map, ip, ext, "external-ip", note)) < 0)
 			goto out;
@@ -582,7 +602,7 @@ static int compile_port(struct port_ctx *c, const struct ip_addr *cip)
 	for (size_t i = 0; i < svc->n_lb_ingress_ips; i++) {
 		const struct ip_addr *ip = &svc->lb_ingress_ips[i];
 
-		if (ip->family != c->family)
+		if (ip->family != c->family || claims_cluster_ip(c, svc, ip, "LoadBalancer ingress IP"))
 			continue;
 		if (ext && (r = add_svc_elem(c, svc_map, ip, ext, "load-balancer", note)) < 0)
 			goto out;

@@ -34,6 +34,7 @@ void nft_plan_fini(struct nft_plan *p)
 	free(p->ct);
 	ipcount_fini(&p->hairpin);
 	hmap_strset_free(&p->claimed_sets);
+	hmap_fini(&p->new_elems);
 	arena_release(&p->arena);
 	memset(p, 0, sizeof(*p));
 }
@@ -276,31 +277,52 @@ static int plan_elem(struct nft_plan *p, struct nft_state *s, struct nft_frag *f
 		     const struct nft_owner *owner, struct nft_elem_ir *e, bool *changed)
 {
 	char id[NFT_ELEM_ID_MAX], keybuf[128];
-	const char *set = e->set;
+	const char *set = e->set, *holder = NULL;
 	struct nft_ap_elem *ap;
 	struct nft_op *op;
 	int r;
 
 	nft_elem_id(id, set, e->key, e->key_len);
 	ap = hmap_get(&s->elems, id);
-	if (ap) {
-		if (ap->gen == p->gen || (ap->owner && ap->owner != owner && ap->owner->key[0]) ||
-		    elem_named_for_other(ap, f->owner)) {
-			char holder[NFT_NAME_MAX];
+	/* The service lists the key twice (an external IP that is also its
+	 * LB IP, a repeated entry): once is enough, and a second add of the
+	 * key would make the kernel refuse the whole batch. */
+	if ((ap && ap->gen == p->gen && owner && ap->owner == owner) ||
+	    (!ap && (holder = hmap_get(&p->new_elems, id)) && strcmp(holder, f->owner) == 0)) {
+		nft_elem_key_print(e, keybuf, sizeof(keybuf));
+		log_v(2, "service %s: %s %s is listed twice; using it once", f->owner, set, keybuf);
+		e->refused = true;
+		return 0;
+	}
+	if (ap ? ap->gen == p->gen || (ap->owner && ap->owner != owner && ap->owner->key[0]) ||
+		     elem_named_for_other(ap, f->owner)
+	       : holder != NULL) {
+		char buf[NFT_NAME_MAX];
 
-			if (ap->owner)
-				snprintf(holder, sizeof(holder), "%s", ap->owner->key);
-			else if (ap->comment)
-				snprintf(holder, sizeof(holder), "%.*s", (int)comment_owner_len(ap->comment),
-					 ap->comment);
-			else
-				snprintf(holder, sizeof(holder), "(another service)");
-			nft_elem_key_print(e, keybuf, sizeof(keybuf));
-			log_warn("service %s: %s %s is already used by service %s; ignoring it here",
-				 f->owner, set, keybuf, holder);
-			e->refused = true; /* not ours: commit must not claim it */
-			return nft_state_block(s, f->owner);
-		}
+		if (!ap)
+			snprintf(buf, sizeof(buf), "%s", holder);
+		else if (ap->owner)
+			snprintf(buf, sizeof(buf), "%s", ap->owner->key);
+		else if (ap->comment)
+			snprintf(buf, sizeof(buf), "%.*s", (int)comment_owner_len(ap->comment),
+				 ap->comment);
+		else
+			snprintf(buf, sizeof(buf), "(another service)");
+		nft_elem_key_print(e, keybuf, sizeof(keybuf));
+		log_warn("service %s: %s %s is already used by service %s; ignoring it here",
+			 f->owner, set, keybuf, buf);
+		e->refused = true; /* not ours: commit must not claim it */
+		return nft_state_block(s, f->owner);
+	}
+	if (!ap) {
+		/* New to the kernel: the next claimant in this plan must see it
+		 * taken (the state learns of it only at commit). */
+		char *k = arena_strdup(&p->arena, id);
+
+		if (!k || hmap_put(&p->new_elems, k, (void *)f->owner, NULL) < 0)
+			return -ENOMEM;
+	}
+	if (ap) {
 		ap->gen = p->gen;
 		if (elem_same(ap, e))
 			return 0;

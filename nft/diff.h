@@ -89,6 +89,9 @@ struct nft_plan {
 	 * it: a count in a full plan, a change of count otherwise. */
 	struct ipcount hairpin;
 	struct hmap claimed_sets;          /* full plans: fragment set names (owned) */
+	/* Elements this plan adds that the state lacks: id -> the owner key
+	 * that claimed it (both in the plan's arena or fragments). */
+	struct hmap new_elems;
 	struct arena arena;                /* where the plan's fragments live */
 };
 

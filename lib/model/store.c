@@ -1,4 +1,5 @@
 #include "lib/model/store.h"
+#include "lib/model/addrs.h"
 #include "lib/util/hmap.h"
 #include "lib/util/log.h"
 
@@ -38,6 +39,7 @@ struct model {
 	 * own slices, whatever the size of the cluster. */
 	struct hmap groups;
 	struct hmap dirty;         /* "ns/name" → the same heap string */
+	struct model_addrs addrs;  /* who holds which cluster IP */
 	struct model_node *node;   /* this node, or NULL */
 	unsigned node_gen;
 	struct model_counters counters;
@@ -123,6 +125,7 @@ int model_new(struct model **out)
 	hmap_init(&m->slices);
 	hmap_init(&m->groups);
 	hmap_init(&m->dirty);
+	maddr_init(&m->addrs);
 	*out = m;
 	return 0;
 }
@@ -158,6 +161,7 @@ void model_free(struct model *m)
 	hmap_fini(&m->slices);
 	hmap_fini(&m->groups);
 	hmap_fini(&m->dirty);
+	maddr_fini(&m->addrs);
 	model_node_free(m->node);
 	free(m->triggers);
 	free(m);
@@ -211,11 +215,34 @@ const struct model_node *model_node_get(const struct model *m)
 
 /* ---- services ---- */
 
+/* A cluster IP of service key came or went (old -> new): the services
+ * that claim it as an external or LB IP compile differently now. */
+static void mark_claimants(struct model *m, const char *key, const struct model_service *old,
+			   const struct model_service *new)
+{
+	const char *k;
+	void *v;
+
+	for (size_t i = 0; hmap_next(&m->services, &i, &k, &v);) {
+		const struct svc_entry *e = v;
+
+		if (strcmp(k, key) != 0 && maddr_claims(e->svc, old, new) && dirty_mark(m, k) < 0)
+			log_warn("service %s claims an address of service %s; out of memory "
+				 "marking it for a sync, the next full resync looks again", k, key);
+	}
+}
+
+const char *model_cluster_ip_owner(const struct model *m, const struct ip_addr *ip)
+{
+	return maddr_cluster_owner(&m->addrs, ip);
+}
+
 int model_service_upsert(struct model *m, struct model_service *svc)
 {
 	struct svc_entry *e, *fresh;
 	char buf[256], *heap;
 	const char *key;
+	bool claims;
 	char *rv;
 	int r;
 
@@ -241,29 +268,39 @@ int model_service_upsert(struct model *m, struct model_service *svc)
 	/* Dirty first: if what follows fails, a service is synced for
 	 * nothing, which is harmless; the reverse would lose a change. */
 	r = dirty_mark(m, key);
-	free(heap);
 	if (r < 0)
 		goto fail;
+	if (!e) {
+		fresh = model_entry_alloc(sizeof(*fresh), svc->ns, svc->name);
+		if (!fresh) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		fresh->svc = svc;
+		r = hmap_put(&m->services, fresh->key, fresh, NULL);
+		if (r < 0) {
+			free(fresh);
+			goto fail;
+		}
+	}
+	r = maddr_update(&m->addrs, key, e ? e->svc : NULL, svc, &claims);
+	if (r < 0) {
+		if (!e)
+			free(hmap_del(&m->services, key));
+		goto fail;
+	}
+	if (claims)
+		mark_claimants(m, key, e ? e->svc : NULL, svc);
 	m->counters.service_changes++;
 	m->counters.service_pending++;
 	if (e) {
 		model_service_free(e->svc);
 		e->svc = svc;
-		return 0;
 	}
-	fresh = model_entry_alloc(sizeof(*fresh), svc->ns, svc->name);
-	if (!fresh) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	fresh->svc = svc;
-	r = hmap_put(&m->services, fresh->key, fresh, NULL);
-	if (r < 0) {
-		free(fresh);
-		goto fail;
-	}
+	free(heap);
 	return 0;
 fail:
+	free(heap);
 	model_service_free(svc);
 	return r;
 }
@@ -281,8 +318,14 @@ int model_service_delete(struct model *m, const char *ns, const char *name)
 	e = hmap_get(&m->services, key);
 	r = e ? dirty_mark(m, key) : -ENOENT;
 	if (r >= 0) {
+		bool claims;
+
 		m->counters.service_changes++;
 		m->counters.service_pending++;
+		/* Removing only: cannot fail. */
+		(void)maddr_update(&m->addrs, key, e->svc, NULL, &claims);
+		if (claims)
+			mark_claimants(m, key, e->svc, NULL);
 		hmap_del(&m->services, key);
 		model_service_free(e->svc);
 		free(e);

@@ -64,6 +64,11 @@ unsigned model_node_gen(const struct model *m);
 const struct model_node *model_node_get(const struct model *m);
 
 /* Looks up a service; NULL if absent. Borrowed until the next upsert or delete. */
+/* The "ns/name" of the service that has cluster IP ip, or NULL. A cluster
+ * IP is one service's: another that lists it as an external or LB IP
+ * does not get it (the compiler asks here). */
+const char *model_cluster_ip_owner(const struct model *m, const struct ip_addr *ip);
+
 const struct model_service *model_service_get(const struct model *m, const char *ns,
 					       const char *name);
 

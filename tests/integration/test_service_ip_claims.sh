@@ -5,9 +5,12 @@
 # externalIP and as a LoadBalancer ingress IP, and evil/ports claims the node
 # port: each claim is refused with a warning naming both services, the
 # claimant's other addresses work, and demo/web keeps every connection
-# (a client connects all the while). A restart of nftproxy keeps the owner.
-# Only once demo/web is gone does the claim take effect: a service address
-# belongs to one service at a time, the one that had it first.
+# (a client connects all the while). A restart of nftproxy keeps the owner,
+# and so does a cold start onto an empty table with more claimants, whatever
+# order they are compiled in: a cluster IP is never served for another
+# service, on any port. Only once demo/web is gone do the claims take
+# effect. Other addresses (node ports, external IPs) belong to one service
+# at a time, the one that had it first.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_cluster.sh"
 nftp_require
@@ -88,6 +91,34 @@ assert_eq "demo/web: connections failed while others claimed its addresses" \
 	"$(probe_get attempts "$guard_out")" "$(probe_get ok "$guard_out")"
 assert_eq "demo/web: every guard connection reached demo/web's pod" \
 	"pod-1=$(probe_get ok "$guard_out")" "$(probe_replies "$guard_out")"
+
+section "a cold start (empty table): the cluster IP wins whatever the order"
+# Two more claimants of 10.96.0.10, one on demo/web's port and one on a
+# port demo/web lacks; the compile order of the three is the model's.
+nftproxy_stop TERM
+ip netns exec "$NODE" "$NFTPROXY" --cleanup >>"$NFTPROXY_LOG" 2>&1 || fail "nftproxy --cleanup failed"
+[[ -z $(nft_table 2>/dev/null) ]] || fail "the table is still there after --cleanup"
+for n in a b; do
+	{
+		svc_full_yaml ns="$n" name=grab ips=10.96.0.3$([[ $n == a ]] && echo 0 || echo 1) \
+			ports="$G https:443:TCP:8080" externalIPs="10.96.0.10"
+		cluster_slices "$n" grab "$G https:443:TCP:8080" "2"
+	} | manifest_put "grab-$n.yaml"
+done
+nftproxy_start --hostname-override node-1
+wait_dump_has "${want_web[@]}"
+sleep 1
+probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
+assert_probe_ok
+assert_replies_only pod-1
+probe_run "$CLIENT" --proto tcp --count 3 --timeout-ms 400 10.96.0.10 443
+assert_eq "10.96.0.10:443 (a port demo/web lacks) is not served for a claimant" 0 \
+	"$(probe_get ok)"
+assert_lt "the claims of a cluster IP are refused at compile time, naming the owner" 1 \
+	"$(nftproxy_log_count 'service [ab]/grab: externalIP 10\.96\.0\.10 is already used by service demo/web as its cluster IP')"
+manifest_rm grab-a.yaml
+manifest_rm grab-b.yaml
+
 
 section "once demo/web is gone, the claims take effect"
 manifest_rm web.yaml

@@ -61,6 +61,23 @@ static struct counts sync_once(struct nft_state *s, struct model *m, bool full)
 	if (full)
 		CHECK_INT(nft_plan_strays(&p, s), 0);
 	c = count_ops(&p);
+	/* The kernel refuses a batch that adds one key twice (EEXIST): every
+	 * plan adds each element at most once. */
+	{
+		struct hmap ids = HMAP_INIT;
+
+		for (size_t i = 0; i < p.n_ops[NFT_PH_ADD_ELEMS]; i++) {
+			const struct nft_op *op = &p.ops[NFT_PH_ADD_ELEMS][i];
+			char id[NFT_ELEM_ID_MAX];
+
+			nft_elem_id(id, op->set, op->key, op->key_len);
+			if (hmap_get(&ids, id))
+				fprintf(stderr, "element %s added twice in one plan\n", id);
+			CHECK(!hmap_get(&ids, id));
+			CHECK_INT(hmap_strset_add(&ids, id), 0);
+		}
+		hmap_strset_free(&ids);
+	}
 	CHECK_INT(nft_plan_commit(&p, s), 0);
 	/* As nft/sync.c does: services that found their key taken are looked
 	 * at again once elements were deleted. */
@@ -449,6 +466,95 @@ static void test_random_changes_converge(void)
 	model_free(m);
 }
 
+static void add_external(struct model_service *svc, const struct ip_addr *ip, bool lb)
+{
+	struct ip_addr **v = lb ? &svc->lb_ingress_ips : &svc->external_ips;
+	size_t *n = lb ? &svc->n_lb_ingress_ips : &svc->n_external_ips;
+
+	*v = realloc(*v, (*n + 1) * sizeof(**v));
+	CHECK(*v != NULL);
+	(*v)[(*n)++] = *ip;
+}
+
+/* The holder of a service-ips key, as the state has it after a commit. */
+static const char *key_owner(struct nft_state *s, const struct ip_addr *ip)
+{
+	struct nft_ap_elem *e;
+	char id[NFT_ELEM_ID_MAX];
+	uint8_t key[NFT_KEY_MAX], len;
+
+	nft_key_service(key, &len, ip, IPPROTO_TCP, 80);
+	nft_elem_id(id, NFT_MAP_SERVICE_IPS, key, len);
+	e = hmap_get(&s->elems, id);
+	return e && e->owner ? e->owner->key : NULL;
+}
+
+/* Services that claim one address: another service's cluster IP is never
+ * theirs (whatever the order), a key two claim goes to one of them only,
+ * and a key a service lists twice is added once. In a cold plan, where the
+ * state knows none of the keys yet, a second add would make the kernel
+ * refuse the whole batch. */
+static void test_address_claims(void)
+{
+	struct model_service *svc;
+	struct nft_state *s;
+	struct model *m;
+	struct ip_addr cip0, ext = { .family = AF_INET };
+	const char *o;
+
+	inet_pton(AF_INET, "203.0.113.7", &ext.v4);
+	CHECK_INT(model_new(&m), 0);
+	CHECK_INT(nft_state_new(&s), 0);
+	for (unsigned i = 0; i < 6; i++) {
+		svc = gen_service(i);
+		if (i == 0)
+			cip0 = svc->cluster_ips[0];
+		if (i == 1 || i == 5) {
+			/* Service 0's cluster IP, as an external and an LB IP. */
+			add_external(svc, &cip0, false);
+			add_external(svc, &cip0, true);
+		}
+		if (i == 2) {
+			/* The same address three times. */
+			add_external(svc, &ext, false);
+			add_external(svc, &ext, false);
+			add_external(svc, &ext, true);
+		}
+		if (i == 3 || i == 4)
+			add_external(svc, &ext, false);
+		CHECK_INT(model_service_upsert(m, svc), 0);
+		CHECK_INT(model_slice_upsert(m, gen_slice(i, 2, 0)), 0);
+	}
+	CHECK_STR(model_cluster_ip_owner(m, &cip0), "ns0/svc0");
+	CHECK(model_cluster_ip_owner(m, &ext) == NULL);
+	sync_once(s, m, true);
+	CHECK_STR(key_owner(s, &cip0), "ns0/svc0");
+	o = key_owner(s, &ext);
+	CHECK(o && (!strcmp(o, "ns2/svc2") || !strcmp(o, "ns3/svc3") || !strcmp(o, "ns4/svc4")));
+
+	/* Service 0 goes: its address is free, and a claimant of it is
+	 * compiled again (the model marks it) and takes it. */
+	CHECK_INT(model_service_delete(m, "ns0", "svc0"), 0);
+	CHECK(model_cluster_ip_owner(m, &cip0) == NULL);
+	CHECK_INT(model_dirty_count(m), 3); /* svc0, and its claimants 1 and 5 */
+	sync_once(s, m, false);
+	/* A claimant planned before svc0's deletion found the key still held:
+	 * it is blocked and planned again once the key was deleted. */
+	sync_once(s, m, false);
+	o = key_owner(s, &cip0);
+	CHECK(o && (!strcmp(o, "ns1/svc1") || !strcmp(o, "ns5/svc5")));
+
+	/* It comes back: its cluster IP is its own again at once. */
+	CHECK_INT(model_service_upsert(m, gen_service(0)), 0);
+	CHECK_INT(model_dirty_count(m), 3);
+	sync_once(s, m, false);
+	sync_once(s, m, false); /* the freed key, taken by the next run */
+	CHECK_STR(key_owner(s, &cip0), "ns0/svc0");
+	CHECK_INT(model_dirty_count(m), 0);
+	nft_state_free(s);
+	model_free(m);
+}
+
 int main(void)
 {
 	RUN(test_one_endpoint_batch_is_small);
@@ -457,6 +563,7 @@ int main(void)
 	RUN(test_base_chain_replaced);
 	RUN(test_affinity_switch);
 	RUN(test_lb_ranges);
+	RUN(test_address_claims);
 	RUN(test_random_changes_converge);
 	return 0;
 }
