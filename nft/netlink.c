@@ -412,9 +412,15 @@ static void report_error(struct batch_ctx *c, const struct nlmsghdr *nlh, int er
 		snprintf(what, sizeof(what), "%s %s", op_verb(op->kind), op->set);
 	else
 		snprintf(what, sizeof(what), "%s %s", op_verb(op->kind), op->name ? op->name : c->table);
+	/* Deletions without an owner are the skeleton's or the strays a full
+	 * run found (objects no service claims). */
 	log_error("kernel refused %s for %s%s in table %s: %s%s%s; the whole batch was rolled back, "
-		  "nothing was changed", what, op->owner[0] ? "service " : "the table skeleton",
-		  op->owner, c->table, strerror(-err), ext ? ": " : "", ext ? ext : "");
+		  "nothing was changed", what,
+		  op->owner[0] ? "service " :
+		  op->kind == NFT_OP_DEL_CHAIN || op->kind == NFT_OP_DEL_ELEM ||
+		  op->kind == NFT_OP_DEL_SET ? "the table skeleton or a leftover no service claims" :
+		  "the table skeleton", op->owner, c->table, strerror(-err), ext ? ": " : "",
+		  ext ? ext : "");
 }
 
 static int recv_errors(struct batch_ctx *c)
@@ -544,6 +550,19 @@ int nfk_send_plan(struct nfk *n, const struct nft_plan *p, struct nfk_send_stats
 				r = put_elems(&c, &ops[i], j - i);
 				i = j;
 			}
+			continue;
+		}
+		if (ph == NFT_PH_DEL_CHAINS) {
+			/* Every doomed chain is flushed before the first one is
+			 * deleted: a chain still jumping to another (a leftover, or
+			 * one someone else added to our table) holds it in use, and
+			 * the kernel refuses to delete a chain in use (EBUSY). */
+			for (size_t i = 0; i < cnt && r >= 0; i++)
+				if (ops[i].kind == NFT_OP_FLUSH_CHAIN)
+					r = put_op(&c, &ops[i]);
+			for (size_t i = 0; i < cnt && r >= 0; i++)
+				if (ops[i].kind != NFT_OP_FLUSH_CHAIN)
+					r = put_op(&c, &ops[i]);
 			continue;
 		}
 		for (size_t i = 0; i < cnt && r >= 0; i++)

@@ -30,6 +30,7 @@ struct nft_sync {
 	struct nft_state *state;   /* NULL: unknown, read it back first */
 	struct hmap pending;       /* owned keys of services not yet applied */
 	bool need_full;            /* a full run failed: the retry is full too */
+	bool unowned;              /* read back: no commit has given the objects owners yet */
 	uint32_t genid;            /* ruleset generation after our last commit */
 };
 
@@ -357,6 +358,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		      s->state->table_exists ? "exists" : "absent", s->state->chains.len,
 		      s->state->elems.len);
 		full = true;
+		s->unowned = true;
 	}
 	/* A failed full run is retried as a full run, or leftovers (strays)
 	 * found by its read-back would stay until the next resync. */
@@ -369,10 +371,11 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	if (r < 0)
 		goto fail;
 	if (nft_plan_size(&p) == 0) {
-		/* Nothing to send, but the plan claimed what it found in place:
-		 * after a read-back, the kernel's objects get their owners here,
-		 * or a service deleted later would leave its rules behind. */
-		r = nft_plan_commit(&p, s->state);
+		/* Nothing to send, but after a read-back the plan claimed what it
+		 * found in place: the kernel's objects get their owners here, or
+		 * a service deleted later would leave its rules behind. Other
+		 * empty plans change no owner (and skip a walk of every service). */
+		r = s->unowned ? nft_plan_commit(&p, s->state) : 0;
 		if (r < 0) {
 			log_error_errno(r, "Could not record the applied state of table %s; "
 					"will read it back", s->table);
@@ -382,6 +385,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 		}
 		pending_clear(s);
 		s->need_full = false;
+		s->unowned = false;
 		if (full)
 			note_genid(s);
 		goto done;
@@ -406,6 +410,7 @@ int nft_sync_run(struct nft_sync *s, struct model *m, bool full, struct nft_sync
 	}
 	pending_clear(s);
 	s->need_full = false;
+	s->unowned = false;
 	note_genid(s);
 	unblock(s, m, &p);
 	log_v(4, "table %s now holds %zu chains, %zu map elements, %zu hairpin addresses "

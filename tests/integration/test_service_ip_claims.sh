@@ -27,6 +27,14 @@ P="http:80:TCP:8080:30080"
 } | manifest_put web.yaml
 mapfile -t want_web < <(cluster_expect demo web 10.96.0.10 "" "$P" "1")
 
+# served_by POD IP PORT COUNT: COUNT TCP connections from the client to
+# IP:PORT all answered, by POD alone.
+served_by() {
+	probe_run "$CLIENT" --proto tcp --count "$4" --timeout-ms 1000 "$2" "$3"
+	assert_probe_ok
+	assert_replies_only "$1"
+}
+
 nftproxy_start --hostname-override node-1
 wait_dump_has "${want_web[@]}"
 wait_probe "$CLIENT" ok 5 --proto tcp 10.96.0.10 80
@@ -47,13 +55,9 @@ wait_dump_has "${want_grab[@]}"
 wait_probe "$CLIENT" ok 5 --proto tcp 203.0.113.31 80
 claims=$(nftproxy_log_count 'service evil/grab.*10\.96\.0\.10.* is already used by service demo/web')
 assert_lt "the claims of 10.96.0.10:80 are refused and logged, naming both services" 0 "$claims"
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
-assert_probe_ok
-assert_replies_only pod-1
+served_by pod-1 10.96.0.10 80 40
 for ip in 10.96.0.20 203.0.113.30 203.0.113.31; do
-	probe_run "$CLIENT" --proto tcp --count 20 --timeout-ms 1000 "$ip" 80
-	assert_probe_ok
-	assert_replies_only pod-2
+	served_by pod-2 "$ip" 80 20
 done
 
 section "a node port that is demo/web's"
@@ -67,21 +71,15 @@ wait_dump_has "${want_ports[@]}"
 sleep 0.5
 assert_lt "the node port claim is refused and logged" 0 \
 	"$(nftproxy_log_count 'service evil/ports.* is already used by service demo/web')"
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
-assert_probe_ok
-assert_replies_only pod-1
+served_by pod-1 "$NODE_IP4" 30080 40
 
 section "a restart keeps the owner"
 nftproxy_stop KILL
 nftproxy_start --hostname-override node-1
 wait_dump_has "${want_web[@]}" "${want_grab[@]}" "${want_ports[@]}"
 sleep 1
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
-assert_probe_ok
-assert_replies_only pod-1
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
-assert_probe_ok
-assert_replies_only pod-1
+served_by pod-1 10.96.0.10 80 40
+served_by pod-1 "$NODE_IP4" 30080 40
 
 wait "$guard" || true
 guard_out=$(cat "$TMP/guard.out")
@@ -108,9 +106,7 @@ done
 nftproxy_start --hostname-override node-1
 wait_dump_has "${want_web[@]}"
 sleep 1
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
-assert_probe_ok
-assert_replies_only pod-1
+served_by pod-1 10.96.0.10 80 40
 probe_run "$CLIENT" --proto tcp --count 3 --timeout-ms 400 10.96.0.10 443
 assert_eq "10.96.0.10:443 (a port demo/web lacks) is not served for a claimant" 0 \
 	"$(probe_get ok)"
@@ -128,11 +124,7 @@ for ((k = 0; k < 100; k++)); do
 	sleep 0.1
 done
 log "10.96.0.10:80 went to evil/grab after $k tries"
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 10.96.0.10 80
-assert_probe_ok
-assert_replies_only pod-2
-probe_run "$CLIENT" --proto tcp --count 40 --timeout-ms 1000 "$NODE_IP4" 30080
-assert_probe_ok
-assert_replies_only pod-2
+served_by pod-2 10.96.0.10 80 40
+served_by pod-2 "$NODE_IP4" 30080 40
 
 finish
