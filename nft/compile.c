@@ -363,8 +363,12 @@ static int add_policy_chain(struct port_ctx *c, const char *kind,
 		return r;
 	}
 	r = nft_frag_add_chain(c->f, name, &sc);
-	if (r < 0)
+	if (r < 0) {
+		/* The slot is new unless the kernel has the chain. */
+		if (!hmap_get(&c->st->chains, name))
+			nft_lb_release(&c->st->lb, name);
 		return r;
+	}
 	sc->has_lb = true;
 	sc->lb_map = map;
 	sc->lb_slot = slot;
@@ -662,6 +666,9 @@ int nftc_compile_service(const struct nftc_config *cfg, const struct model *m, c
 			if (r == -ENOSPC)
 				continue; /* logged: this port is not proxied, the others are */
 			if (r < 0) {
+				/* The fragment never reaches a plan: its new slots
+				 * would be lost. */
+				nft_state_release_new_slots(st, f);
 				nft_frag_free(f);
 				return r;
 			}

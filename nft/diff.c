@@ -697,6 +697,8 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 	if (!fps || !irh || frags_push(p, f, fps, irh) < 0) {
 		free(fps);
 		free(irh);
+		/* Not in the plan, so nft_plan_abort would not see its slots. */
+		nft_state_release_new_slots(s, f);
 		nft_frag_free(f);
 		return -ENOMEM;
 	}
@@ -744,19 +746,22 @@ int nft_plan_frag(struct nft_plan *p, struct nft_state *s, struct nft_frag *f)
 			return r;
 	}
 	/* What the owner had and no longer has. Elements go before the chains
-	 * they point to, by phase. */
+	 * they point to, by phase. In a full plan the strays pass deletes them
+	 * (as it does the sets below): queued here too, they would be deleted
+	 * twice, which the kernel refuses (and the commit freed a chain name
+	 * twice). */
 	for (size_t i = 0; owner && i < owner->n_elems; i++) {
 		if (owner->elems[i]->gen != p->gen) {
-			r = plan_del_elem(p, f->owner, owner->elems[i]);
-			if (r < 0)
+			if (!p->full && (r = plan_del_elem(p, f->owner, owner->elems[i])) < 0)
 				return r;
 			changed = true;
 		}
 	}
 	for (size_t i = 0; owner && i < owner->n_chains; i++) {
 		if (owner->chains[i]->gen != p->gen) {
-			if ((r = plan_del_lb(p, f->owner, owner->chains[i])) < 0 ||
-			    (r = plan_del_chain(p, f->owner, owner->chains[i]->name)) < 0)
+			if (!p->full &&
+			    ((r = plan_del_lb(p, f->owner, owner->chains[i])) < 0 ||
+			     (r = plan_del_chain(p, f->owner, owner->chains[i]->name)) < 0))
 				return r;
 			changed = true;
 		}
@@ -981,11 +986,6 @@ int nft_plan_commit(struct nft_plan *p, struct nft_state *s)
 
 void nft_plan_abort(struct nft_plan *p, struct nft_state *s)
 {
-	for (size_t i = 0; i < p->n_frags; i++) {
-		const struct nft_frag *f = p->frags[i].frag;
-
-		for (size_t k = 0; k < f->n_chains; k++)
-			if (f->chains[k].has_lb && !hmap_get(&s->chains, f->chains[k].name))
-				nft_lb_release(&s->lb, f->chains[k].name);
-	}
+	for (size_t i = 0; i < p->n_frags; i++)
+		nft_state_release_new_slots(s, p->frags[i].frag);
 }

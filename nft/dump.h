@@ -49,6 +49,10 @@ struct nft_dump {
 
 /* Returns 0, -ENOENT when the table does not exist, or -errno. */
 int nft_dump_read(const char *table, struct nft_dump **out);
+/* The same from a state nfr_read filled (borrowed). Returns 0, -ENOENT when
+ * st->table_exists is false, or -ENOMEM. */
+struct nft_state;
+int nft_dump_from_state(const char *table, const struct nft_state *st, struct nft_dump **out);
 void nft_dump_free(struct nft_dump *d);
 
 /* Splits a chain name "svc-HASH-ns/name/proto/port[__...]" into its parts

@@ -52,6 +52,13 @@ static void build_table_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, arg);
 }
 
+/* Whether an object's table attribute names ours. A message without one
+ * (the kernel always sends it) is not ours. */
+static bool ours(const struct rb *rb, const char *table)
+{
+	return table && strcmp(table, rb->table) == 0;
+}
+
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct rb *rb = data;
@@ -61,7 +68,7 @@ static int table_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_ERROR;
 	if (nftnl_table_nlmsg_parse(nlh, t) == 0 &&
 	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET &&
-	    strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME), rb->table) == 0) {
+	    ours(rb, nftnl_table_get_str(t, NFTNL_TABLE_NAME))) {
 		rb->s->table_exists = true;
 		rb->table_use = nftnl_table_get_u32(t, NFTNL_TABLE_USE);
 	}
@@ -77,7 +84,8 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 	if (!c)
 		return MNL_CB_ERROR;
 	if (nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
-	    strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), rb->table) == 0) {
+	    ours(rb, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE)) &&
+	    nftnl_chain_get_str(c, NFTNL_CHAIN_NAME)) {
 		struct nft_ap_chain *ac;
 		int r = nft_state_put_chain(rb->s, nftnl_chain_get_str(c, NFTNL_CHAIN_NAME),
 					    nfb_fp_init_nl(c), &ac);
@@ -118,8 +126,9 @@ static int decode_expr(struct nftnl_expr *e, void *data)
 		ri->mod = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_MODULUS);
 		ri->offset = nftnl_expr_get_u32(e, NFTNL_EXPR_NG_OFFSET);
 	} else if (strcmp(name, "lookup") == 0 && ri->lb) {
-		snprintf(ri->set, sizeof(ri->set), "%s",
-			 nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET));
+		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+
+		snprintf(ri->set, sizeof(ri->set), "%s", set ? set : "");
 	}
 	return 0;
 }
@@ -140,8 +149,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!r)
 		return MNL_CB_ERROR;
-	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
-	    strcmp(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), rb->table) != 0)
+	if (nftnl_rule_nlmsg_parse(nlh, r) < 0 || !ours(rb, nftnl_rule_get_str(r, NFTNL_RULE_TABLE)) ||
+	    !nftnl_rule_get_str(r, NFTNL_RULE_CHAIN))
 		goto out;
 	c = hmap_get(&rb->s->chains, nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
 	if (!c)
@@ -190,8 +199,8 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (!s)
 		return MNL_CB_ERROR;
-	if (nftnl_set_nlmsg_parse(nlh, s) == 0 &&
-	    strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), rb->table) == 0) {
+	if (nftnl_set_nlmsg_parse(nlh, s) == 0 && ours(rb, nftnl_set_get_str(s, NFTNL_SET_TABLE)) &&
+	    nftnl_set_get_str(s, NFTNL_SET_NAME)) {
 		n = realloc(rb->sets, (rb->n_sets + 1) * sizeof(*n));
 		if (n) {
 			rb->sets = n;
@@ -208,12 +217,22 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	return rb->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
+struct comment_ctx {
+	char **out;
+	const uint8_t *end;        /* of the element's userdata */
+};
+
 static int comment_cb(const struct nftnl_udata *attr, void *data)
 {
-	char **out = data;
+	struct comment_ctx *c = data;
+	const uint8_t *p = (const uint8_t *)attr;
 
-	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT && !*out)
-		*out = strndup(nftnl_udata_get(attr), nftnl_udata_len(attr));
+	/* nftnl_udata_parse does not check a TLV (type, length, value)
+	 * against the end of the buffer: stop at one that runs past it. */
+	if (c->end - p < 2 || nftnl_udata_len(attr) > (size_t)(c->end - p - 2))
+		return -1;
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT && !*c->out)
+		*c->out = strndup(nftnl_udata_get(attr), nftnl_udata_len(attr));
 	return 0;
 }
 
@@ -351,7 +370,8 @@ static int iv_flush(struct rb *rb)
 	size_t n = 0;
 	int r = 0;
 
-	qsort(rb->iv, rb->n_iv, sizeof(*rb->iv), iv_cmp);
+	if (rb->n_iv)  /* an LB map without elements: rb->iv may be NULL */
+		qsort(rb->iv, rb->n_iv, sizeof(*rb->iv), iv_cmp);
 	starts = calloc(rb->n_iv ? rb->n_iv : 1, sizeof(*starts));
 	ends = calloc(rb->n_iv ? rb->n_iv : 1, sizeof(*ends));
 	if (!starts || !ends) {
@@ -452,7 +472,9 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 
 			free(ae->comment);
 			ae->comment = NULL;
-			nftnl_udata_parse(u, ulen, comment_cb, &ae->comment);
+			struct comment_ctx cc = { &ae->comment, (const uint8_t *)u + ulen };
+
+			nftnl_udata_parse(u, ulen, comment_cb, &cc);
 			ae->comment_hash = nft_comment_hash(ae->comment);
 		}
 	}
@@ -493,11 +515,12 @@ static void build_set_filter(struct nlmsghdr *nlh, void *arg)
 	mnl_attr_put_strz(nlh, NFTA_SET_TABLE, arg);
 }
 
-int nfr_table_exists(struct nfk *n, const char *table, bool *exists, uint32_t *use)
+static int table_exists_from(nfr_dump_fn *dump, void *src, const char *table, bool *exists,
+			     uint32_t *use)
 {
 	struct nft_state st = { 0 };
 	struct rb rb = { .table = table, .s = &st };
-	int r = nfk_dump(n, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
+	int r = dump(src, NFT_MSG_GETTABLE, build_table_filter, (void *)table, table_cb, &rb);
 
 	if (r < 0 && r != -ENOENT)
 		return log_error_errno(r, "Could not list nftables tables");
@@ -505,6 +528,18 @@ int nfr_table_exists(struct nfk *n, const char *table, bool *exists, uint32_t *u
 	if (use)
 		*use = rb.table_use;
 	return 0;
+}
+
+/* The kernel as the source: nfk_dump with its nfk. */
+static int nfk_source(void *src, uint16_t msg_type, void (*build)(struct nlmsghdr *, void *),
+		      void *arg, int (*cb)(const struct nlmsghdr *, void *), void *data)
+{
+	return nfk_dump(src, msg_type, build, arg, cb, data);
+}
+
+int nfr_table_exists(struct nfk *n, const char *table, bool *exists, uint32_t *use)
+{
+	return table_exists_from(nfk_source, n, table, exists, use);
 }
 
 static void build_chain_filter(struct nlmsghdr *nlh, void *arg);
@@ -569,13 +604,18 @@ int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s
 
 int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 {
+	return nfr_read_from(nfk_source, n, table, s);
+}
+
+int nfr_read_from(nfr_dump_fn *dump, void *src, const char *table, struct nft_state *s)
+{
 	struct rb rb = { .table = table, .s = s };
 	int r;
 
-	r = nfr_table_exists(n, table, &s->table_exists, NULL);
+	r = table_exists_from(dump, src, table, &s->table_exists, NULL);
 	if (r < 0 || !s->table_exists)
 		return r;
-	r = nfk_dump(n, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
+	r = dump(src, NFT_MSG_GETCHAIN, build_chain_filter, (void *)table, chain_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
 	/* One dump per chain: the kernel finds a chain by hash, while a dump
@@ -595,7 +635,7 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 		for (size_t i = 0; i < k && r >= 0 && !rb.err; i++) {
 			struct rule_req req = { .table = table, .chain = names[i] };
 
-			r = nfk_dump(n, NFT_MSG_GETRULE, build_rule_filter, &req, rule_cb, &rb);
+			r = dump(src, NFT_MSG_GETRULE, build_rule_filter, &req, rule_cb, &rb);
 		}
 		free(names);
 		if (r < 0 || rb.err < 0)
@@ -604,7 +644,7 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 	r = index_slots(&rb);
 	if (r < 0)
 		goto fail;
-	r = nfk_dump(n, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
+	r = dump(src, NFT_MSG_GETSET, build_set_filter, (void *)table, set_cb, &rb);
 	if (r < 0 || rb.err < 0)
 		goto fail;
 	for (size_t i = 0; i < rb.n_sets; i++) {
@@ -619,7 +659,7 @@ int nfr_read(struct nfk *n, const char *table, struct nft_state *s)
 		rb.cur_lb = nft_lb_map_parse(rb.sets[i], &(uint32_t){ 0 }) == 0;
 		rb.cur_hairpin = strcmp(rb.sets[i], NFT_NAME_HAIRPIN) == 0 ||
 				 strcmp(rb.sets[i], NFT_NAME_HAIRPIN6) == 0;
-		r = nfk_dump(n, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
+		r = dump(src, NFT_MSG_GETSETELEM, build_elem_req, &rb, elem_cb, &rb);
 		if (r < 0 || rb.err < 0)
 			goto fail;
 		if (rb.cur_lb && (r = iv_flush(&rb)) < 0)

@@ -44,4 +44,18 @@ int nfr_chains_match(struct nfk *n, const char *table, const struct nft_state *s
  * whether it exists) or -errno. */
 int nfr_read(struct nfk *n, const char *table, struct nft_state *s);
 
+/* Where nfr_read_from gets the kernel's answers: runs one dump request
+ * (msg_type, filled by build(nlh, arg)) and calls cb(nlh, data) for each
+ * message of the answer, with the returns of nfk_dump. nfr_read passes
+ * nfk_dump on its socket; the fuzzer and the seed recorder (tests/fuzz)
+ * pass recorded answers. */
+struct nlmsghdr;
+typedef int nfr_dump_fn(void *src, uint16_t msg_type,
+			void (*build)(struct nlmsghdr *nlh, void *arg), void *arg,
+			int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+
+/* nfr_read with the answers from dump(src, ...): the same requests in the
+ * same order, the same parsing. */
+int nfr_read_from(nfr_dump_fn *dump, void *src, const char *table, struct nft_state *s);
+
 #endif

@@ -469,6 +469,13 @@ void nft_lb_release(struct nft_lb_alloc *lb, const char *chain)
 	free(sl);
 }
 
+void nft_state_release_new_slots(struct nft_state *s, const struct nft_frag *f)
+{
+	for (size_t k = 0; k < f->n_chains; k++)
+		if (f->chains[k].has_lb && !hmap_get(&s->chains, f->chains[k].name))
+			nft_lb_release(&s->lb, f->chains[k].name);
+}
+
 bool nft_lb_has(const struct nft_lb_alloc *lb, const char *chain)
 {
 	return hmap_get(&lb->by_chain, chain) != NULL;

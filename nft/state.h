@@ -164,5 +164,9 @@ int nft_lb_claim(struct nft_lb_alloc *lb, const char *chain, uint32_t map, uint3
 void nft_lb_release(struct nft_lb_alloc *lb, const char *chain);
 /* True if `chain` currently holds a slot. */
 bool nft_lb_has(const struct nft_lb_alloc *lb, const char *chain);
+/* Gives back the LB slots taken for f's chains that the kernel does not
+ * have yet: for a fragment that fails to compile or never reaches (or
+ * leaves) a plan, the slots are otherwise lost until a restart. */
+void nft_state_release_new_slots(struct nft_state *s, const struct nft_frag *f);
 
 #endif

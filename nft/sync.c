@@ -1,7 +1,6 @@
 #include "nft/sync.h"
 
 #include <ctype.h>
-#include <malloc.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <time.h>
 
 #include "lib/model/store.h"
+#include "lib/util/heap.h"
 #include "lib/util/ifaddr.h"
 #include "lib/util/log.h"
 #include "nft/compile.h"
@@ -128,6 +128,10 @@ static int take_dirty(struct nft_sync *s, struct model *m)
 		free(keys[i]);
 	}
 	free(keys);
+	/* The keys not kept are gone from the model's dirty set too: a full
+	 * run recompiles every service (and deletes what the gone ones had). */
+	if (r < 0)
+		s->need_full = true;
 	return r;
 }
 
@@ -209,6 +213,10 @@ static int plan_skeleton(struct nft_sync *s, const struct model *m, struct nft_p
 	int n, r;
 
 	n = nodeport_addrs(s, m, &np);
+	/* Out of memory fails the run, which is retried; another error serves
+	 * node ports on no address until the skeleton is compiled again. */
+	if (n == -ENOMEM)
+		return n;
 	if (n < 0) {
 		log_error_errno(n, "Could not list this host's addresses for node ports; serving "
 				   "node ports on none of them until the next sync");
@@ -440,13 +448,12 @@ done:
 	 * long-lived state: give them back, so the resident size is what the
 	 * state needs (a few ms at 10,000 services). */
 	if (full || st.bytes > 1u << 20) {
-		struct mallinfo2 mi;
+		struct heap_stats hs;
 
-		malloc_trim(0);
-		mi = mallinfo2();
-		log_v(4, "heap after the sync: %.1f MiB in use, %.1f MiB free, %.1f MiB mapped",
-		      (double)mi.uordblks / 1048576, (double)mi.fordblks / 1048576,
-		      (double)mi.hblkhd / 1048576);
+		heap_trim_stats(&hs);
+		log_v(4, "heap after the sync: %.1f MiB in use, %.1f MiB free, %.1f MiB mapped (%s)",
+		      (double)hs.in_use / 1048576, (double)hs.free / 1048576,
+		      (double)hs.mapped / 1048576, hs.allocator);
 	}
 	st.total_ms = now_ms() - t0;
 	if (stats)

@@ -13,10 +13,11 @@ NFTP_PACKAGES=(meson ninja-build pkg-config gcc libnftnl-dev libmnl-dev libyajl-
 	iproute2 conntrack jq)
 # Only for the tests: valgrind (leak checks), clang and its libFuzzer
 # runtime (the fuzz regression run of tests/fuzz); Node.js, openssl and curl
-# for the test Kubernetes API server (tests/apiserver) and its clients.
+# for the test Kubernetes API server (tests/apiserver) and its clients;
+# python3 for the generators and echo peer of test_crash_sync.
 # kubectl is installed when a configured apt source has it (Debian's own
 # archive does not; the API tests skip without it).
-NFTP_TEST_PACKAGES=(valgrind clang libclang-rt-14-dev nodejs openssl curl)
+NFTP_TEST_PACKAGES=(valgrind clang libclang-rt-14-dev nodejs openssl curl python3)
 NFTP_OPTIONAL_TEST_PACKAGES=(kubectl)
 
 nftp_say() { printf '==> %s\n' "$*"; }

@@ -4,17 +4,34 @@
 # an ASan/UBSan build, and ends with one line "N passed, M failed[, K skipped]"
 # counted from meson's test logs. Exits non-zero when anything failed.
 #
-#   sudo scripts/test.sh
+#   sudo scripts/test.sh            # every test, about 35 minutes on 2 cores
+#   sudo scripts/test.sh --long     # the long variants too (about 1 hour more)
+#
+# The runs, in order: the unit and integration suites in the normal build,
+# then in an ASan/UBSan build; the unit tests under valgrind; the integration
+# tests with nftproxy and nftproxyctl under valgrind (memcheck); the fuzz
+# targets over their corpora and reproducers, then each fuzzed for 30 s.
+# --long: the soak runs 300 s instead of 30, crash_sync kills 20 syncs per
+# part instead of 6, and each fuzz target runs 300 s.
 #
 # Environment: NFTP_SANITIZE=0 skips the sanitizer build, NFTP_VALGRIND=0 the
-# unit tests under valgrind, NFTP_FUZZ=0 the fuzz regression run; NFTP_SUITES="unit"
+# unit tests under valgrind, NFTP_VALGRIND_INTEGRATION=0 the integration tests
+# under valgrind, NFTP_FUZZ=0 the fuzz runs; NFTP_SUITES="unit"
 # (space separated) limits the suites; extra arguments go to `meson test`.
+# NFTP_FUZZ_SECONDS=N: after the fuzz regression, fuzz each target N s (default 30, 0: not);
+# NFTP_SOAK_SECONDS and CRASH_ROUNDS size the soak and crash_sync tests.
 # The integration tests need root, network namespaces and nf_tables; without
 # them they are counted as skipped.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 source scripts/common.sh
 
+if [[ ${1:-} == --long ]]; then
+	shift
+	export NFTP_SOAK_SECONDS=${NFTP_SOAK_SECONDS:-300}
+	export CRASH_ROUNDS=${CRASH_ROUNDS:-20}
+	export NFTP_FUZZ_SECONDS=${NFTP_FUZZ_SECONDS:-300}
+fi
 sanitize=${NFTP_SANITIZE:-1}
 suites=${NFTP_SUITES:-}
 builds=("$NFTP_REPO/build")
@@ -63,21 +80,23 @@ count_log() {
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + k))
 }
 
-# The unit tests once more under valgrind (memcheck): errors and leaks fail.
-run_valgrind() {
-	local dir=$NFTP_REPO/build log
+# run_setup SETUP SUITE LABEL [ARGS...]: one suite of the normal build once
+# more under a meson test setup (meson.build), counted under LABEL.
+run_setup() {
+	local setup=$1 suite=$2 label=$3 dir=$NFTP_REPO/build log
+	shift 3
 	[[ -f $dir/build.ninja ]] || return 0
-	[[ -z $suites || " $suites " == *" unit "* ]] || return 0
-	log="$dir/meson-logs/testlog-valgrind.json"
+	[[ -z $suites || " $suites " == *" $suite "* ]] || return 0
+	log="$dir/meson-logs/testlog-$setup.json"
 	rm -f "$log"
-	nftp_say "meson test -C $dir --setup valgrind --suite unit"
-	meson test -C "$dir" --setup valgrind --suite unit --print-errorlogs --num-processes 2
+	nftp_say "meson test -C $dir --setup $setup --suite $suite $*"
+	meson test -C "$dir" --setup "$setup" --suite "$suite" --print-errorlogs "$@"
 	if [[ ! -s $log ]]; then
-		echo "meson test --setup valgrind wrote no results" >&2
+		echo "meson test --setup $setup wrote no results" >&2
 		failed_builds=$((failed_builds + 1))
 		return
 	fi
-	count_log "$log" "valgrind"
+	count_log "$log" "$label"
 }
 
 # The libFuzzer harnesses (tests/fuzz), built with clang, run once over
@@ -109,11 +128,49 @@ run_fuzz() {
 		return
 	fi
 	count_log "$log" "fuzz regression"
+	# Then every target fuzzed for NFTP_FUZZ_SECONDS, two at a time: one
+	# test each, failed when it found a crash, leak, hang or OOM.
+	local secs=${NFTP_FUZZ_SECONDS:-30} summary t status execs cov detail
+	local n=0 total=0 found=0
+	if [[ ! $secs =~ ^[0-9]+$ ]]; then
+		echo "NFTP_FUZZ_SECONDS=$secs is not a number of seconds" >&2
+		failed_builds=$((failed_builds + 1))
+		return
+	fi
+	((secs > 0)) || return 0
+	summary=$(mktemp)
+	nftp_say "tests/fuzz/run.sh -j 2 $dir $secs: every target for ${secs}s"
+	tests/fuzz/run.sh -j 2 -s "$summary" "$dir" "$secs"
+	while read -r t status execs cov detail; do
+		n=$((n + 1)) total=$((total + execs))
+		if [[ $status == ok ]]; then
+			passed=$((passed + 1))
+		else
+			failed=$((failed + 1)) found=$((found + 1))
+			echo "    FOUND: fuzz $t (coverage $cov): $detail"
+		fi
+	done <"$summary"
+	rm -f "$summary"
+	if ((n == 0)); then
+		echo "tests/fuzz/run.sh fuzzed no target" >&2
+		failed_builds=$((failed_builds + 1))
+	elif ((found > 0)); then
+		nftp_say "fuzz: $total executions over $n targets, $found found something"
+	else
+		nftp_say "fuzz: $total executions over $n targets, nothing found"
+	fi
 }
 
 for b in "${builds[@]}"; do run_build "$b" "$@"; done
 if command -v valgrind >/dev/null && [[ ${NFTP_VALGRIND:-1} != 0 ]]; then
-	run_valgrind
+	# The unit tests under valgrind (memcheck): errors and leaks fail.
+	run_setup valgrind unit valgrind --num-processes 2
+fi
+if command -v valgrind >/dev/null && [[ ${NFTP_VALGRIND_INTEGRATION:-1} != 0 ]]; then
+	# The integration tests with nftproxy and nftproxyctl under valgrind
+	# (tests/integration/lib.sh, "Valgrind mode"): errors and leaks fail the
+	# test that started them; the tests that cannot run so skip and say why.
+	run_setup valgrinddaemon integration "integration under valgrind"
 fi
 if command -v clang >/dev/null && [[ ${NFTP_FUZZ:-1} != 0 ]]; then
 	run_fuzz

@@ -15,21 +15,33 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <yajl/yajl_gen.h>
 
 #include "cmd/nftproxyctl/ctl.h"
 #include "lib/util/ipaddr.h"
+#include "lib/util/utf8.h"
 #include "nft/dump.h"
 
-/* Every generator call goes through these: the first failure sticks. */
+/* Every generator call goes through these: the first failure sticks. A
+ * name read back from the kernel may be any bytes (someone else's element
+ * comment); yajl writes them as they are, so the bytes that are not UTF-8
+ * become U+FFFD and the output stays JSON. */
 static int put_str(yajl_gen g, const char *s)
 {
+	yajl_gen_status st;
+	size_t len;
+	char *fixed;
+
 	if (!s)
 		return yajl_gen_null(g) == yajl_gen_status_ok ? 0 : -ENOMEM;
-	return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) == yajl_gen_status_ok ?
-		       0 : -ENOMEM;
+	if (utf8_repair(s, strlen(s), &fixed, &len) < 0)
+		return -ENOMEM;
+	st = yajl_gen_string(g, (const unsigned char *)(fixed ? fixed : s), len);
+	free(fixed);
+	return st == yajl_gen_status_ok ? 0 : -ENOMEM;
 }
 
 static int put_kv_str(yajl_gen g, const char *key, const char *value)

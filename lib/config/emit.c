@@ -85,6 +85,17 @@ static void put_quoted(struct emit *e, const char *s)
 			puts_(e, "\\t");
 		} else if (ch < 0x20 || ch == 0x7f) {
 			putf(e, "\\u%04x", ch);
+		} else if (ch == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+			   (unsigned char)s[1] <= 0x9f) {
+			/* C1 controls (U+0080-U+009F): libyaml refuses them raw,
+			 * so the file --write-config-to wrote would not load. */
+			putf(e, "\\u%04x", (unsigned char)s[1]);
+			s++;
+		} else if (ch == 0xef && (unsigned char)s[1] == 0xbf &&
+			   ((unsigned char)s[2] == 0xbe || (unsigned char)s[2] == 0xbf)) {
+			/* U+FFFE and U+FFFF, the other characters it refuses. */
+			putf(e, "\\u%04x", 0xffc0 | ((unsigned char)s[2] & 0x3f));
+			s += 2;
 		} else {
 			put(e, s, 1);
 		}
@@ -112,6 +123,8 @@ static void flush_pending(struct emit *e);
 /* Starts "key: " (YAML) or ,"key": (JSON) at the current depth. */
 static void key(struct emit *e, const char *k)
 {
+	size_t start;
+
 	flush_pending(e);
 	if (e->json) {
 		if (e->comma[e->depth])
@@ -123,7 +136,23 @@ static void key(struct emit *e, const char *k)
 	}
 	for (int i = 0; i < e->depth; i++)
 		puts_(e, "  ");
+	start = e->n;
 	put_key_text(e, k);
+	/* libyaml reads an implicit key of at most 1024 characters: a longer
+	 * one (a feature gate's name) is written as an explicit "? KEY" with
+	 * ":" on the next line, or the file would not load again. */
+	if (!e->oom && e->n - start > 1000) {
+		size_t len = e->n - start;
+
+		put(e, "? ", 2);
+		if (e->oom)
+			return;
+		memmove(e->p + start + 2, e->p + start, len);
+		memcpy(e->p + start, "? ", 2);
+		puts_(e, "\n");
+		for (int i = 0; i < e->depth; i++)
+			puts_(e, "  ");
+	}
 	puts_(e, ":");
 }
 

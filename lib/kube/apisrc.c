@@ -54,11 +54,12 @@ static int svc_upsert(void *ud, const struct doc *obj, char *err, size_t err_siz
 	return r < 0 ? r : model_service_upsert(res->a->model, svc);
 }
 
-static void svc_remove(void *ud, const char *ns, const char *name)
+static int svc_remove(void *ud, const char *ns, const char *name)
 {
 	struct kapi_res *res = ud;
+	int r = model_service_delete(res->a->model, ns, name);
 
-	model_service_delete(res->a->model, ns, name);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int slice_upsert(void *ud, const struct doc *obj, char *err, size_t err_size)
@@ -70,11 +71,12 @@ static int slice_upsert(void *ud, const struct doc *obj, char *err, size_t err_s
 	return r < 0 ? r : model_slice_upsert(res->a->model, slice);
 }
 
-static void slice_remove(void *ud, const char *ns, const char *name)
+static int slice_remove(void *ud, const char *ns, const char *name)
 {
 	struct kapi_res *res = ud;
+	int r = model_slice_delete(res->a->model, ns, name);
 
-	model_slice_delete(res->a->model, ns, name);
+	return r == -ENOENT ? 0 : r;
 }
 
 static int node_upsert(void *ud, const struct doc *obj, char *err, size_t err_size)
@@ -104,12 +106,13 @@ static int node_upsert(void *ud, const struct doc *obj, char *err, size_t err_si
 	return 0;
 }
 
-static void node_remove(void *ud, const char *ns, const char *name)
+static int node_remove(void *ud, const char *ns, const char *name)
 {
 	struct kapi_res *res = ud;
 
 	log_warn("node %s was deleted from the API; serving on without its labels", name);
 	model_node_set(res->a->model, NULL);
+	return 0;
 }
 
 static void on_changed(void *ud)
@@ -175,6 +178,7 @@ int kapi_new(uv_loop_t *loop, struct kcfg *cfg, const char *node_name, struct mo
 	     const struct kapi_callbacks *cb, struct kapi **out)
 {
 	static const char *const resources[KAPI_N] = { "services", "endpointslices", "nodes" };
+	static const char *const kinds[KAPI_N] = { "Service", "EndpointSlice", "Node" };
 	static const char *const paths[KAPI_N] = {
 		"/api/v1/services", "/apis/discovery.k8s.io/v1/endpointslices", "/api/v1/nodes",
 	};
@@ -211,6 +215,7 @@ int kapi_new(uv_loop_t *loop, struct kcfg *cfg, const char *node_name, struct mo
 
 		res->a = a;
 		res->cfg.resource = resources[i];
+		res->cfg.kind = kinds[i];
 		res->cfg.path = paths[i];
 		res->cfg.selector = i == KAPI_NODE ? a->node_selector : a->label_selector;
 		res->cfg.cluster_scoped = i == KAPI_NODE;

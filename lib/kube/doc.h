@@ -5,7 +5,11 @@
  *
  * Ownership: a node owns its children, its keys and its string bytes;
  * doc_free() releases a whole subtree. Getters return borrowed pointers that
- * live as long as the tree. */
+ * live as long as the tree.
+ *
+ * The builders' keys and strings are UTF-8 (lib/util/utf8.h): libyaml
+ * refuses anything else, and the JSON builder turns what yajl lets through
+ * into U+FFFD. */
 #ifndef NFTPROXY_KUBE_DOC_H
 #define NFTPROXY_KUBE_DOC_H
 

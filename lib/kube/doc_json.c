@@ -1,5 +1,6 @@
 #include "lib/kube/doc_json.h"
 #include "lib/kube/doc_build.h"
+#include "lib/util/utf8.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -23,6 +24,11 @@ struct doc_json {
 	size_t last_line, last_col; /* position of the last byte fed */
 	const char *reason;        /* a -EBADMSG of our own, before its position */
 	char msg[256];
+	/* A string still open at the end of the input so far, held back from
+	 * yajl (see doc_json_feed), and where the scanner is. */
+	unsigned char *hold;
+	size_t hold_len, hold_cap;
+	bool in_str, esc;
 };
 
 /* yajl callbacks return 1 to go on, 0 to stop; the reason is kept in p->err. */
@@ -82,9 +88,33 @@ out:
 	return json_add(ctx, d);
 }
 
+/* yajl checks only the shape of UTF-8: it passes overlong forms, encoded
+ * surrogates and code points past U+10FFFF, and decodes a \uDC00-\uDFFF
+ * escape with no high surrogate before it into such a surrogate. Every
+ * string the tree holds is UTF-8 (it goes on to YAML, JSON, nft comments,
+ * the logs), so the bytes that are not become U+FFFD, as in Go's
+ * encoding/json. Returns 0 with *text the string to use (s, or a copy in
+ * *fixed to free), or -ENOMEM. */
+static int json_text(const unsigned char *s, size_t len, const char **text, size_t *text_len,
+		     char **fixed)
+{
+	int r = utf8_repair((const char *)s, len, fixed, text_len);
+
+	*text = *fixed ? *fixed : (const char *)s;
+	return r;
+}
+
 static int json_string(void *ctx, const unsigned char *s, size_t len)
 {
-	return json_add(ctx, doc_new_string((const char *)s, len));
+	const char *text;
+	char *fixed;
+	struct doc *d;
+
+	if (json_text(s, len, &text, &len, &fixed) < 0)
+		return json_add(ctx, NULL);
+	d = doc_new_string(text, len);
+	free(fixed);
+	return json_add(ctx, d);
 }
 
 static int json_start_map(void *ctx)
@@ -100,8 +130,14 @@ static int json_start_array(void *ctx)
 static int json_map_key(void *ctx, const unsigned char *key, size_t len)
 {
 	struct doc_json *p = ctx;
-	int r = doc_builder_key(&p->b, (const char *)key, len);
+	const char *text;
+	char *fixed;
+	int r = json_text(key, len, &text, &len, &fixed);
 
+	if (r < 0)
+		return json_ret(p, r);
+	r = doc_builder_key(&p->b, text, len);
+	free(fixed);
 	if (r == -EINVAL) {
 		p->reason = "an object key contains a NUL character";
 		r = -EBADMSG;
@@ -164,6 +200,7 @@ void doc_json_free(struct doc_json *p)
 		return;
 	doc_builder_reset(&p->b);
 	yajl_free(p->h);
+	free(p->hold);
 	free(p);
 }
 
@@ -200,8 +237,9 @@ static int json_status(struct doc_json *p, yajl_status st, const unsigned char *
 				 "line %zu column %zu: nested deeper than %d levels", p->line,
 				 p->col, DOC_MAX_DEPTH);
 		else if (p->err == -EBADMSG)
+			/* No reason of ours: the callback refused the value. */
 			snprintf(p->msg, sizeof(p->msg), "line %zu column %zu: %s", p->line,
-				 p->col, p->reason);
+				 p->col, p->reason ? p->reason : "a value the reader refused");
 		return p->err;
 	}
 	e = yajl_get_error(p->h, 0, NULL, 0);
@@ -218,19 +256,13 @@ static int json_status(struct doc_json *p, yajl_status st, const unsigned char *
 	return -EBADMSG;
 }
 
-int doc_json_feed(struct doc_json *p, const void *buf, size_t len)
+static int json_parse(struct doc_json *p, const unsigned char *b, size_t len)
 {
-	const unsigned char *b = buf;
 	yajl_status st;
 	size_t used;
 
-	if (p->spent)
-		return -EINVAL;
 	if (!len)
 		return 0;
-	if (!p->any)
-		for (size_t i = 0; i < len && !p->any; i++)
-			p->any = !strchr(" \t\r\n", b[i]);
 	st = yajl_parse(p->h, b, len);
 	if (st != yajl_status_ok) {
 		used = yajl_get_bytes_consumed(p->h);
@@ -247,12 +279,115 @@ int doc_json_feed(struct doc_json *p, const void *buf, size_t len)
 	return 0;
 }
 
+/* Moves the string scanner over b. Returns where in b the string that is
+ * open at its end begins, or len when b ends outside a string or inside
+ * one that began before b. A control character ends the tracking: yajl
+ * refuses it in a string, and should say so now. */
+static size_t json_scan(struct doc_json *p, const unsigned char *b, size_t len)
+{
+	size_t open = len;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!p->in_str) {
+			if (b[i] == '"') {
+				p->in_str = true;
+				open = i;
+			}
+		} else if (b[i] < 0x20) {
+			p->in_str = p->esc = false;
+			open = len;
+		} else if (p->esc) {
+			p->esc = false;
+		} else if (b[i] == '\\') {
+			p->esc = true;
+		} else if (b[i] == '"') {
+			p->in_str = false;
+			open = len;
+		}
+	}
+	return p->in_str ? open : len;
+}
+
+static int json_hold(struct doc_json *p, const unsigned char *b, size_t len)
+{
+	unsigned char *nb;
+	size_t cap;
+
+	if (!len)
+		return 0;
+	if (p->hold_len + len > p->hold_cap) {
+		cap = p->hold_cap ? p->hold_cap : 4096;
+		while (cap < p->hold_len + len)
+			cap *= 2;
+		nb = realloc(p->hold, cap);
+		if (!nb)
+			return -ENOMEM;
+		p->hold = nb;
+		p->hold_cap = cap;
+	}
+	memcpy(p->hold + p->hold_len, b, len);
+	p->hold_len += len;
+	return 0;
+}
+
+/* Feeds what was held back, and b up to end, in one piece. */
+static int json_release(struct doc_json *p, const unsigned char *b, size_t end)
+{
+	int r;
+
+	if (!p->hold_len)
+		return json_parse(p, b, end);
+	r = json_hold(p, b, end);
+	if (r == 0)
+		r = json_parse(p, p->hold, p->hold_len);
+	p->hold_len = 0;
+	/* A watch lives for minutes: a huge string's buffer goes now. */
+	if (p->hold_cap > 65536) {
+		free(p->hold);
+		p->hold = NULL;
+		p->hold_cap = 0;
+	}
+	return r;
+}
+
+/* yajl lexes a token that a chunk cuts again from its first byte at every
+ * later chunk, so a 10 MB string in 16 KB chunks was lexed 640 times over
+ * (seconds of CPU). A string still open at the end of a chunk is held back
+ * here instead, and yajl gets it whole with the chunk that closes it. No
+ * value can be complete before its strings are, so nothing comes later. */
+int doc_json_feed(struct doc_json *p, const void *buf, size_t len)
+{
+	const unsigned char *b = buf;
+	bool was_in = p->in_str;
+	size_t open;
+	int r;
+
+	if (p->spent)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	if (!p->any)
+		for (size_t i = 0; i < len && !p->any; i++)
+			p->any = !strchr(" \t\r\n", b[i]);
+	open = json_scan(p, b, len);
+	if (was_in && p->in_str && open == len)
+		r = json_hold(p, b, len);  /* the held string goes on */
+	else if ((r = json_release(p, b, open)) == 0 && open < len)
+		r = json_hold(p, b + open, len - open);
+	if (r == -ENOMEM)
+		p->spent = true;
+	return r;
+}
+
 int doc_json_finish(struct doc_json *p)
 {
 	int r = 0;
 
 	if (p->spent)
 		return -EINVAL;
+	r = json_release(p, NULL, 0);
+	if (r < 0)
+		return r;
 	/* yajl calls an empty input a premature end; a watch stream that
 	 * closes between objects, or an empty file, is fine. */
 	if (p->any)

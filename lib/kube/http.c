@@ -651,6 +651,35 @@ static void parse_status(const char *body, size_t len, char *msg, size_t msg_siz
 	doc_free(root);
 }
 
+/* Whether a transfer failed in the TLS handshake: curl's TLS errors, or a
+ * connection that was made but closed before its handshake completed
+ * (curl then only says "reset by peer" or "SSL_ERROR_SYSCALL"). */
+static bool tls_failed(CURL *easy, CURLcode code)
+{
+	curl_off_t tcp = 0, tls = 0;
+	char *scheme = NULL;
+
+	switch (code) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return true;
+	case CURLE_OPERATION_TIMEDOUT:
+		return false;
+	default:
+		break;
+	}
+	curl_easy_getinfo(easy, CURLINFO_SCHEME, &scheme);
+	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &tcp);
+	curl_easy_getinfo(easy, CURLINFO_APPCONNECT_TIME_T, &tls);
+	return scheme && strcasecmp(scheme, "https") == 0 && tcp > 0 && tls == 0;
+}
+
 static void report(struct khttp_req *r, CURLcode code)
 {
 	struct khttp_result res = { .curl_code = (int)code };
@@ -673,7 +702,13 @@ static void report(struct khttp_req *r, CURLcode code)
 		res.error = line;
 		res.reason = reason[0] ? reason : NULL;
 	} else if (code != CURLE_OK && !r->aborted) {
-		snprintf(line, sizeof(line), "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+		const char *m = r->errbuf[0] ? r->errbuf : curl_easy_strerror(code);
+		size_t n = strlen(m);
+
+		while (n && m[n - 1] == ' ')
+			n--;  /* curl ends some messages with a space */
+		snprintf(line, sizeof(line), "%.*s%s", (int)n, m,
+			 tls_failed(r->easy, code) ? " (in the TLS handshake)" : "");
 		res.error = line;
 	}
 	r->hd->done(r->ud, &res);

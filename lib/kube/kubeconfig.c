@@ -869,37 +869,24 @@ static void kcfg_drop_for_http(struct kcfg *c)
 	c->tok_known = false;
 }
 
-/* kcfg_load_file, with master (already checked by kcfg_url) replacing the
- * cluster's server when not NULL. */
-static int kcfg_load(const char *path, const char *master, struct kcfg **out, char *err,
-		     size_t err_size)
+/* kcfg_load_buffer, with master (already checked by kcfg_url) replacing
+ * the cluster's server when not NULL. */
+static int kcfg_parse(const char *path, const char *buf, size_t len, const char *master,
+		      struct kcfg **out, char *err, size_t err_size)
 {
 	struct kcfg_ld l = { .path = path, .err = err, .err_size = err_size };
 	struct kcfg_docs docs = { 0 };
 	const struct doc *root, *ctx_entry, *ctx, *cl_entry = NULL, *user_entry = NULL;
 	const char *s, *ctx_name, *cl_name, *user_name = NULL, *server;
 	char names[200], yerr[KCFG_ERR_MAX], why[KCFG_ERR_MAX];
-	size_t len = 0, ctx_i, cl_i, user_i;
+	size_t ctx_i, cl_i, user_i;
 	struct kcfg *c = NULL;
-	char *buf = NULL;
 	bool https = true;
-	int fd, r;
+	int r;
 
 	r = kcfg_dir_of(path, &l.dir);
 	if (r < 0) {
 		kcfg_fail(&l, r, "cannot resolve its directory: %s", strerror(-r));
-		goto out;
-	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = kcfg_fail(&l, -errno, "cannot open: %s", strerror(errno));
-		goto out;
-	}
-	r = kcfg_read_fd(fd, KCFG_FILE_MAX, &buf, &len);
-	close(fd);
-	if (r < 0) {
-		kcfg_fail(&l, r, "cannot read: %s",
-			  r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
 		goto out;
 	}
 	r = doc_yaml_parse(buf, len, kcfg_doc_cb, &docs, yerr, sizeof(yerr));
@@ -1051,13 +1038,49 @@ static int kcfg_load(const char *path, const char *master, struct kcfg **out, ch
 out:
 	kcfg_free(c);
 	doc_free(docs.root);
-	if (buf) {
-		/* It held the tokens and keys of every user. */
-		explicit_bzero(buf, len);
-		free(buf);
-	}
 	free(l.dir);
 	return r;
+}
+
+int kcfg_load_buffer(const char *path, const char *buf, size_t len, struct kcfg **out, char *err,
+		     size_t err_size)
+{
+	return kcfg_parse(path, buf, len, NULL, out, err, err_size);
+}
+
+/* kcfg_load_file, with master as in kcfg_parse. */
+static int kcfg_load(const char *path, const char *master, struct kcfg **out, char *err,
+		     size_t err_size)
+{
+	struct kcfg_ld l = { .path = path, .err = err, .err_size = err_size };
+	char *buf = NULL;
+	size_t len = 0;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kcfg_fail(&l, -errno, "cannot open: %s", strerror(errno));
+	r = kcfg_read_fd(fd, KCFG_FILE_MAX, &buf, &len);
+	close(fd);
+	if (r < 0)
+		return kcfg_fail(&l, r, "cannot read: %s",
+				 r == -EFBIG ? "larger than 16 MiB" : strerror(-r));
+	r = kcfg_parse(path, buf, len, master, out, err, err_size);
+	/* It held the tokens and keys of every user. */
+	explicit_bzero(buf, len);
+	free(buf);
+	return r;
+}
+
+/* Says which server is used; a client that does not verify the server is
+ * told loudly, since whoever answers for it then writes this node's rules. */
+static void kcfg_log_using(const struct kcfg *c)
+{
+	log_v(2, "using %s: server %s", c->origin, c->server);
+	if (c->insecure)
+		log_warn("%s: insecure-skip-tls-verify is set: the identity of %s is not "
+			 "checked, and anyone who can answer for it controls this node's "
+			 "service rules", c->origin, c->server);
 }
 
 int kcfg_load_file(const char *path, struct kcfg **out, char *err, size_t err_size)
@@ -1065,7 +1088,7 @@ int kcfg_load_file(const char *path, struct kcfg **out, char *err, size_t err_si
 	int r = kcfg_load(path, NULL, out, err, err_size);
 
 	if (r == 0)
-		log_v(2, "using %s: server %s", (*out)->origin, (*out)->server);
+		kcfg_log_using(*out);
 	return r;
 }
 
@@ -1189,7 +1212,7 @@ int kcfg_resolve(const char *kubeconfig, const char *master, const char *sa_dir,
 		if (r < 0)
 			goto out;
 	}
-	log_v(2, "using %s: server %s", c->origin, c->server);
+	kcfg_log_using(c);
 	*out = c;
 	c = NULL;
 	r = 0;

@@ -79,6 +79,11 @@ int kcfg_resolve(const char *kubeconfig, const char *master, const char *sa_dir,
  * exist (they are opened to check, not read, except tokenFile which is read when there is no
  * token). Same returns as kcfg_resolve. */
 int kcfg_load_file(const char *path, struct kcfg **out, char *err, size_t err_size);
+/* The same from the file's content in buf (len bytes, borrowed; the caller
+ * wipes it): path names it in messages and relative paths are taken from
+ * its directory. */
+int kcfg_load_buffer(const char *path, const char *buf, size_t len, struct kcfg **out, char *err,
+		     size_t err_size);
 
 /* rest.InClusterConfig: server https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT (an
  * IPv6 host in brackets), token_file <sa_dir>/token (read now: it must exist and not be empty),

@@ -25,6 +25,8 @@ enum krefl_next {
 
 struct krefl_entry {
 	uint64_t gen;              /* the list that last saw it */
+	uint64_t rv;               /* resourceVersion of the version handed over, when
+	                              decimal (see stale_event); else 0 */
 	char key[];                /* "ns/name", or "name" when cluster-scoped */
 };
 
@@ -128,16 +130,34 @@ static void store_remove(struct krefl *r, const char *key)
 	free(hmap_del(&r->store, key));
 }
 
-static void set_str(char **dst, const char *s)
+/* Returns 0, or -ENOMEM keeping the old value (for a resourceVersion that
+ * is harmless: a stale one means at worst a 410 and a relist). */
+static int set_str(char **dst, const char *s)
 {
 	char *c = s ? strdup(s) : NULL;
 
-	/* Out of memory keeps the old value: a stale resourceVersion means at
-	 * worst a 410 and a relist. */
 	if (s && !c)
-		return;
+		return -ENOMEM;
 	free(*dst);
 	*dst = c;
+	return 0;
+}
+
+/* metadata.resourceVersion as a number, or 0 when it is not a decimal
+ * integer (the API calls it opaque; kube-apiserver's are etcd revisions). */
+static uint64_t rv_number(const struct doc *obj)
+{
+	const char *rv;
+	uint64_t v = 0;
+
+	if (doc_get_string(doc_get(obj, "metadata"), "resourceVersion", &rv) < 0 || !*rv)
+		return 0;
+	for (; *rv; rv++) {
+		if (*rv < '0' || *rv > '9' || v > (UINT64_MAX - 9) / 10)
+			return 0;
+		v = v * 10 + (uint64_t)(*rv - '0');
+	}
+	return v;
 }
 
 static void note_rv(struct krefl *r, const struct doc *obj)
@@ -149,8 +169,11 @@ static void note_rv(struct krefl *r, const struct doc *obj)
 }
 
 /* Hands obj to the owner and marks its key. `how` says where it came from
- * ("list", "ADDED event") for the message of a refused object. */
-static void apply_object(struct krefl *r, const struct doc *obj, const char *how)
+ * ("list", "ADDED event") for the message of a refused object. Returns 0
+ * (also when the object was refused), or -ENOMEM: then the list page or the
+ * watch stream fails and is tried again, rather than the object being lost
+ * until it changes. */
+static int apply_object(struct krefl *r, const struct doc *obj, const char *how)
 {
 	char err[512], key[512];
 	const char *ns, *name;
@@ -166,25 +189,31 @@ static void apply_object(struct krefl *r, const struct doc *obj, const char *how
 	if (name)
 		make_key(key, sizeof(key), ns, name);
 	if (q == 0) {
+		struct krefl_entry *e;
+
 		r->any_change = true;
-		if (name && store_mark(r, key) < 0)
-			log_error("%s: out of memory remembering %s; a relist may not see it deleted",
-				  r->cfg.resource, key);
-		return;
+		if (name && store_mark(r, key) < 0) {
+			log_error("%s: out of memory remembering %s", r->cfg.resource, key);
+			return -ENOMEM;
+		}
+		if (name && (e = hmap_get(&r->store, key)))
+			e->rv = rv_number(obj);
+		return 0;
 	}
 	r->st.rejected++;
 	known = name && hmap_get(&r->store, key);
 	/* Keep serving the version that was good: a relist must not delete it. */
 	if (known)
 		store_mark(r, key);
-	if (q == -ENOMEM)
-		log_error("%s: %s: out of memory decoding %s; %s", r->cfg.resource, how,
-			  name ? key : "an object", known ? "keeping the version served before" :
-			  "not served until it changes");
-	else
-		log_warn("%s %s from %s: %s; skipped, %s", r->cfg.resource, how, server_name(r),
-			 err[0] ? err : "invalid object",
-			 known ? "keeping the version served before" : "not served until it is fixed");
+	if (q == -ENOMEM) {
+		log_error("%s: %s: out of memory decoding %s", r->cfg.resource, how,
+			  name ? key : "an object");
+		return q;
+	}
+	log_warn("%s %s from %s: %s; skipped, %s", r->cfg.resource, how, server_name(r),
+		 err[0] ? err : "invalid object",
+		 known ? "keeping the version served before" : "not served until it is fixed");
+	return 0;
 }
 
 /* ---- list ---- */
@@ -194,6 +223,7 @@ static int on_list_doc(struct doc *root, void *data)
 	struct krefl *r = data;
 	const struct doc *meta = doc_get(root, "metadata"), *items = doc_get(root, "items");
 	const char *s;
+	int q = 0;
 
 	if (r->page_seen || root->type != DOC_MAP) {
 		doc_free(root);
@@ -203,16 +233,19 @@ static int on_list_doc(struct doc *root, void *data)
 	free(r->page_continue);
 	free(r->page_rv);
 	r->page_continue = r->page_rv = NULL;
+	/* Without its continue token a page would pass for the list's last,
+	 * and the end of the list delete what the next pages hold. */
 	if (doc_get_string(meta, "continue", &s) == 0 && *s)
-		set_str(&r->page_continue, s);
-	if (doc_get_string(meta, "resourceVersion", &s) == 0 && *s)
-		set_str(&r->page_rv, s);
-	if (items && items->type == DOC_SEQ)
-		for (size_t i = 0; i < items->seq.n; i++)
-			apply_object(r, items->seq.items[i], "list");
-	r->st.pages++;
+		q = set_str(&r->page_continue, s);
+	if (q == 0 && doc_get_string(meta, "resourceVersion", &s) == 0 && *s)
+		q = set_str(&r->page_rv, s);
+	if (q == 0 && items && items->type == DOC_SEQ)
+		for (size_t i = 0; q == 0 && i < items->seq.n; i++)
+			q = apply_object(r, items->seq.items[i], "list");
+	if (q == 0)
+		r->st.pages++;
 	doc_free(root);
-	return 0;
+	return q;
 }
 
 static int on_list_data(void *ud, const void *buf, size_t len)
@@ -231,29 +264,33 @@ static int on_list_data(void *ud, const void *buf, size_t len)
 }
 
 /* The list is complete: what the store has and this list did not see was
- * deleted while nobody watched. */
-static void finish_list(struct krefl *r)
+ * deleted while nobody watched. Returns 0, or -ENOMEM: the list failed (and
+ * is listed again), the keys not deleted yet stay in the store. */
+static int finish_list(struct krefl *r)
 {
 	const char *key;
 	void *value;
-	char **gone = NULL;
+	char **gone = NULL, *rv;
 	size_t n = 0, cap = 0;
+	int q = 0;
 
+	/* What can fail comes first: a list that fails is listed again. */
 	for (size_t it = 0; hmap_next(&r->store, &it, &key, &value);) {
 		struct krefl_entry *e = value;
 
-		if (e->gen == r->gen)
-			continue;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 16;
-			char **ng = reallocarray(gone, nc, sizeof(*gone));
+		if (e->gen != r->gen)
+			cap++;
+	}
+	rv = strdup(r->page_rv ? r->page_rv : "");
+	if (!rv || (cap && !(gone = calloc(cap, sizeof(*gone))))) {
+		free(rv);
+		return -ENOMEM;
+	}
+	for (size_t it = 0; hmap_next(&r->store, &it, &key, &value);) {
+		struct krefl_entry *e = value;
 
-			if (!ng)
-				break;  /* the rest goes at the next relist */
-			gone = ng;
-			cap = nc;
-		}
-		gone[n++] = e->key;
+		if (e->gen != r->gen)
+			gone[n++] = e->key;
 	}
 	for (size_t i = 0; i < n; i++) {
 		char *slash = strchr(gone[i], '/');
@@ -266,13 +303,22 @@ static void finish_list(struct krefl *r)
 			name = slash + 1;
 		}
 		log_v(2, "%s: %s is gone from the list; deleting it", r->cfg.resource, gone[i]);
-		r->ops->remove(r->ud, ns, name);
+		q = r->ops->remove(r->ud, ns, name);
+		if (q < 0) {
+			n = i; /* the store keeps it and the rest: the relist deletes them */
+			break;
+		}
 		store_remove(r, gone[i]);
 	}
 	if (n && r->ops->changed)
 		r->ops->changed(r->ud);
 	free(gone);
-	set_str(&r->rv, r->page_rv ? r->page_rv : "");
+	if (q < 0) {
+		free(rv);
+		return q;
+	}
+	free(r->rv);
+	r->rv = rv;
 	r->st.lists++;
 	backoff_reset(&r->bo);
 	log_v(r->synced ? 2 : 1, "listed %zu %s from %s at resourceVersion %s (%zu deleted) in "
@@ -283,11 +329,12 @@ static void finish_list(struct krefl *r)
 		if (r->ops->synced)
 			r->ops->synced(r->ud);
 	}
+	return 0;
 }
 
 /* What follows a list page. Returns 1: ask for the next page; 0: the list
  * is complete (finished here); -ESTALE: the continue token expired, list
- * again from the first page; -EIO or -EBADMSG: the page failed. */
+ * again from the first page; -EIO, -EBADMSG or -ENOMEM: the page failed. */
 static int list_page_end(struct krefl *r, long status, const char *reason)
 {
 	int q = 0;
@@ -317,8 +364,7 @@ static int list_page_end(struct krefl *r, long status, const char *reason)
 	}
 	free(r->cont);
 	r->cont = NULL;
-	finish_list(r);
-	return 0;
+	return finish_list(r);
 }
 
 static void on_timer(uv_timer_t *t)
@@ -386,7 +432,8 @@ static void on_list_done(void *ud, const struct khttp_result *res)
 		return;
 	}
 	snprintf(what, sizeof(what), "list %s from %s failed: %s", r->cfg.resource,
-		 server_name(r), res->error ? res->error : "the answer did not decode");
+		 server_name(r), res->error ? res->error : q == -ENOMEM ? "out of memory" :
+		 "the answer did not decode");
 	if (res->status == 401 || res->status == 403)
 		snprintf(what + strlen(what), sizeof(what) - strlen(what),
 			 " (check the credentials of the kubeconfig and the RBAC rules of the user)");
@@ -443,6 +490,49 @@ fail:
 
 /* ---- watch ---- */
 
+/* A watch event for an object held at a newer resourceVersion: a server
+ * that replays or reorders. kube-proxy's informers apply events in stream
+ * order; serving the older version would contradict what the server holds,
+ * so the event is logged and skipped, and the watch's resourceVersion stays
+ * at the newer one. Only when both versions are decimal; an equal one (a
+ * duplicate) is applied, which changes nothing. */
+static bool stale_event(struct krefl *r, const struct doc *obj, const char *type)
+{
+	const struct krefl_entry *e;
+	const char *ns, *name;
+	char key[512];
+	uint64_t rv = rv_number(obj);
+
+	if (!rv || object_identity(r, obj, &ns, &name) < 0)
+		return false;
+	make_key(key, sizeof(key), ns, name);
+	e = hmap_get(&r->store, key);
+	if (!e || !e->rv || rv >= e->rv)
+		return false;
+	log_warn("watch %s from %s: %s %s %s at resourceVersion %llu is older than the version "
+		 "held (%llu); skipped", r->cfg.resource, server_name(r), type,
+		 r->cfg.kind ? r->cfg.kind : "object", key, (unsigned long long)rv,
+		 (unsigned long long)e->rv);
+	return true;
+}
+
+/* An object of another kind than the watch's (client-go: "unexpected watch
+ * event object type"): logged and skipped, the resourceVersion unchanged. */
+static bool wrong_kind(struct krefl *r, const struct doc *obj)
+{
+	const char *kind, *ns, *name;
+	char key[512] = "(no name)";
+
+	if (!r->cfg.kind || doc_get_string(obj, "kind", &kind) < 0 || !*kind ||
+	    strcmp(kind, r->cfg.kind) == 0)
+		return false;
+	if (object_identity(r, obj, &ns, &name) == 0)
+		make_key(key, sizeof(key), ns, name);
+	log_warn("watch %s from %s: %.64s %s: unexpected kind (this watch is for %s); skipped",
+		 r->cfg.resource, server_name(r), kind, key, r->cfg.kind);
+	return true;
+}
+
 static int watch_event(struct krefl *r, struct doc *ev)
 {
 	const struct doc *obj = doc_get(ev, "object");
@@ -479,10 +569,21 @@ static int watch_event(struct krefl *r, struct doc *ev)
 	}
 	r->st.events++;
 	r->expired_streak = 0;
+	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0 ||
+	    strcmp(type, "DELETED") == 0) {
+		if (wrong_kind(r, obj) || stale_event(r, obj, type))
+			return 0;
+	}
 	if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
 		log_v(4, "watch %s: %s %s", r->cfg.resource, type,
 		      object_identity(r, obj, &ns, &name) == 0 ? name : "(no name)");
-		apply_object(r, obj, strcmp(type, "ADDED") == 0 ? "ADDED event" : "MODIFIED event");
+		/* Failed, the event is not noted: the watch again from the
+		 * last resourceVersion replays it. */
+		int q = apply_object(r, obj, strcmp(type, "ADDED") == 0 ? "ADDED event" :
+					     "MODIFIED event");
+
+		if (q < 0)
+			return q;
 	} else if (strcmp(type, "DELETED") == 0) {
 		if (object_identity(r, obj, &ns, &name) < 0) {
 			log_warn("watch %s: a DELETED event for an object without a name; skipped",
@@ -491,7 +592,10 @@ static int watch_event(struct krefl *r, struct doc *ev)
 			make_key(key, sizeof(key), ns, name);
 			log_v(4, "watch %s: DELETED %s", r->cfg.resource, key);
 			if (hmap_get(&r->store, key)) {
-				r->ops->remove(r->ud, ns, name);
+				int q = r->ops->remove(r->ud, ns, name);
+
+				if (q < 0)
+					return q;
 				store_remove(r, key);
 				r->any_change = true;
 			}
@@ -545,6 +649,15 @@ static void on_watch_done(void *ud, const struct khttp_result *res)
 	char what[768];
 
 	r->req = NULL;
+	/* A stream that ends cleanly inside an event: that event never came
+	 * (it is replayed from the resourceVersion if it was real). */
+	if (next == KREFL_NEXT_NONE && !res->curl_code && !res->aborted && r->parser &&
+	    res->status >= 200 && res->status < 300 && doc_json_finish(r->parser) < 0) {
+		log_warn("watch %s from %s ended inside an event (%s); watching again from "
+			 "resourceVersion %s", r->cfg.resource, server_name(r),
+			 doc_json_error(r->parser), r->rv ? r->rv : "");
+		next = KREFL_NEXT_BACKOFF;
+	}
 	doc_json_free(r->parser);
 	r->parser = NULL;
 	r->next = KREFL_NEXT_NONE;
@@ -748,6 +861,8 @@ int krefl_test_list_page(struct krefl *r, const void *buf, size_t len, long stat
 
 	if (r->state != KREFL_LIST)
 		start_list(r);
+	if (!r->parser)
+		return -ENOMEM; /* start_list failed: it waits to retry */
 	q = len ? on_list_data(r, buf, len) : 0;
 	if (q < 0)
 		return q;
@@ -761,6 +876,22 @@ int krefl_test_list_page(struct krefl *r, const void *buf, size_t len, long stat
 	return q;
 }
 
+int krefl_test_list_feed(struct krefl *r, const void *buf, size_t len)
+{
+	if (r->state != KREFL_LIST)
+		start_list(r);
+	if (!r->parser)
+		return -ENOMEM;
+	return on_list_data(r, buf, len);
+}
+
+void krefl_test_list_fail(struct krefl *r)
+{
+	doc_json_free(r->parser);
+	r->parser = NULL;
+	retry_later(r, 0, true, "list failed (test)");
+}
+
 void krefl_test_watch_begin(struct krefl *r)
 {
 	start_watch(r);
@@ -768,6 +899,8 @@ void krefl_test_watch_begin(struct krefl *r)
 
 int krefl_test_watch_feed(struct krefl *r, const void *buf, size_t len)
 {
+	if (!r->parser)
+		return -ENOMEM; /* start_watch failed: it waits to retry */
 	return on_watch_data(r, buf, len);
 }
 

@@ -11,8 +11,11 @@
  * A failed request (refused, reset, TLS, 5xx, 429) is retried with capped
  * exponential backoff and jitter; what the owner was told stays as it is
  * meanwhile. An object that does not decode is logged and skipped, and the
- * version the owner has keeps being served. Nothing is buffered whole: the
- * JSON of a list page or a watch stream is decoded as it arrives.
+ * version the owner has keeps being served. A watch event of another kind
+ * than the watch's, or older (by a decimal resourceVersion) than the version
+ * held, is logged and skipped too; a stream that ends inside an event is
+ * watched again with backoff. Nothing is buffered whole: the JSON of a list
+ * page or a watch stream is decoded as it arrives.
  *
  * All calls run on the loop; nothing is thread-safe. */
 #ifndef NFTPROXY_KUBE_REFLECTOR_H
@@ -38,8 +41,10 @@ struct krefl_ops {
 	 * -EINVAL when the object is refused (the reason in err, naming the
 	 * object and the field), or -ENOMEM. */
 	int (*upsert)(void *ud, const struct doc *obj, char *err, size_t err_size);
-	/* ns/name is gone (ns is "" for cluster-scoped resources). */
-	void (*remove)(void *ud, const char *ns, const char *name);
+	/* ns/name is gone (ns is "" for cluster-scoped resources). Returns 0,
+	 * or -ENOMEM: the reflector keeps the key and tries again (the list or
+	 * the watch fails). */
+	int (*remove)(void *ud, const char *ns, const char *name);
 	/* Some objects went to the model (a list page, a chunk of events). */
 	void (*changed)(void *ud);
 	/* The first complete list is in the model. May be NULL. */
@@ -48,6 +53,8 @@ struct krefl_ops {
 
 struct krefl_config {
 	const char *resource;      /* "services": for messages */
+	const char *kind;          /* "Service": watch events of another kind are
+	                              skipped; NULL: not checked */
 	const char *path;          /* "/api/v1/services" */
 	const char *selector;      /* "labelSelector=..." already escaped, or NULL */
 	bool cluster_scoped;       /* Nodes; else an absent namespace is "default", as the
@@ -89,6 +96,12 @@ const struct krefl_stats *krefl_stats(const struct krefl *r);
  * of one list page then end it (status: the HTTP status); feed watch bytes
  * after krefl_test_watch_begin. Return what the callbacks would. */
 int krefl_test_list_page(struct krefl *r, const void *buf, size_t len, long status);
+/* Part of a list page's body, as the HTTP data callback gets it (end the
+ * page with krefl_test_list_page(r, NULL, 0, status)); and what a failed
+ * list request does (after a feed or a page end that failed): wait, then
+ * list again. */
+int krefl_test_list_feed(struct krefl *r, const void *buf, size_t len);
+void krefl_test_list_fail(struct krefl *r);
 void krefl_test_watch_begin(struct krefl *r);
 int krefl_test_watch_feed(struct krefl *r, const void *buf, size_t len);
 /* Whether the last watch bytes asked for a relist (ERROR 410). */

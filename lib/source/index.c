@@ -333,9 +333,10 @@ static int apply_one(struct msrc *s, struct msrc_file *f, enum msrc_kind kind, c
 }
 
 /* An object the decoder rejected: if f provided it before, it keeps that
- * version, as a file that does not parse keeps all of its objects. */
-static void keep_rejected(struct msrc *s, struct msrc_file *f, const struct kdec_rejected *rej,
-			  uint64_t gen, struct msrc_entry **next, size_t *n)
+ * version, as a file that does not parse keeps all of its objects. Returns
+ * 0 or -ENOMEM (then f keeps every entry it had, and is read again). */
+static int keep_rejected(struct msrc *s, struct msrc_file *f, const struct kdec_rejected *rej,
+			 uint64_t gen, struct msrc_entry **next, size_t *n)
 {
 	enum msrc_kind kind = rej->kind == KDEC_SLICE  ? MSRC_SLICE
 			      : rej->kind == KDEC_NODE ? MSRC_NODE
@@ -347,18 +348,19 @@ static void keep_rejected(struct msrc *s, struct msrc_file *f, const struct kdec
 
 	/* Only a Node of this node's name has an entry to keep. */
 	if (!ns || !rej->name)
-		return;
+		return 0;
 	key = key_new(kind, ns, rej->name);
 	if (!key)
-		return;  /* out of memory: it is released like any dropped object */
+		return -ENOMEM;
 	e = hmap_get(&s->entries, key);
 	free(key);
 	if (!e || e->mark == gen || provider_find(e, f) < 0)
-		return;
+		return 0;
 	e->mark = gen;
 	next[(*n)++] = e;
 	log_info("manifest %s/%s: keeping the %s it defined before until it is fixed", s->dir,
 		 f->name, obj_desc(kind, ns, rej->name, desc, sizeof(desc)));
+	return 0;
 }
 
 int msrc_index_apply(struct msrc *s, struct msrc_file *f, struct kdec_result *res,
@@ -426,8 +428,12 @@ int msrc_index_apply(struct msrc *s, struct msrc_file *f, struct kdec_result *re
 		if (q < 0 && r == 0)
 			r = q;
 	}
-	for (size_t i = 0; i < res->n_rejected; i++)
-		keep_rejected(s, f, &res->rejected[i], gen, next, &n);
+	for (size_t i = 0; i < res->n_rejected; i++) {
+		int q = keep_rejected(s, f, &res->rejected[i], gen, next, &n);
+
+		if (q < 0 && r == 0)
+			r = q;
+	}
 
 	for (size_t i = 0; i < f->n_entries; i++) {
 		struct msrc_entry *e = f->entries[i];

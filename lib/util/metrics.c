@@ -1,4 +1,5 @@
 #include "lib/util/metrics.h"
+#include "lib/util/utf8.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -123,45 +124,6 @@ static bool valid_label_name(const char *s)
 			  (p != s && c >= '0' && c <= '9');
 		if (!ok)
 			return false;
-	}
-	return true;
-}
-
-/* As Go's utf8.ValidString: no overlong forms, no surrogates, nothing past
- * U+10FFFF. client_golang refuses such label values, and so do we. */
-static bool valid_utf8(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	while (*s) {
-		unsigned char c = *s;
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return false;
-		}
-		for (size_t i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return false; /* also stops at the NUL */
-			cp = cp << 6 | (s[i] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		s += n + 1;
 	}
 	return true;
 }
@@ -337,7 +299,7 @@ int metrics_series(struct metrics_family *f, const char *v1, const char *v2,
 	for (size_t i = 0; i < METRICS_MAX_LABELS; i++) {
 		if ((i < f->n_labels) != (given[i] != NULL))
 			return -EINVAL;
-		if (given[i] && !valid_utf8(given[i]))
+		if (given[i] && !utf8_valid(given[i], strlen(given[i])))
 			return -EILSEQ;
 	}
 	if (f->n_labels == 0) {

@@ -83,12 +83,12 @@ function genCA(name, cn) {
 		'-out', P(`${name}.crt`));
 }
 
-function genLeaf(name, cn, ext) {
+function genLeaf(name, cn, ext, ca = 'ca') {
 	const csr = P(`${name}.csr`), extf = P(`${name}.ext`);
 	genKey(P(`${name}.key`));
 	openssl('req', '-new', '-key', P(`${name}.key`), '-subj', `/CN=${cn}`, '-out', csr);
 	fs.writeFileSync(extf, ext);
-	openssl('x509', '-req', '-in', csr, '-CA', P('ca.crt'), '-CAkey', P('ca.key'),
+	openssl('x509', '-req', '-in', csr, '-CA', P(`${ca}.crt`), '-CAkey', P(`${ca}.key`),
 		'-set_serial', '0x' + crypto.randomBytes(12).toString('hex'), '-days', '3650',
 		'-extfile', extf, '-out', P(`${name}.crt`));
 	fs.unlinkSync(csr);
@@ -301,7 +301,17 @@ function recordEvent(ev) {
 		historyStart = history[drop - 1].rv;
 		history = history.slice(drop);
 	}
-	for (const w of watchers) if (w.res === ev.res) w.deliver(ev);
+	// /_test/cut-mid: this event is cut in the middle in every watch it goes to
+	const cm = faults.cutMid && faults.cutMid.res === ev.res ? faults.cutMid : null;
+	let n = 0;
+	for (const w of Array.from(watchers)) {
+		if (w.res !== ev.res) continue;
+		w.cutNext = cm;
+		w.deliver(ev);
+		w.cutNext = null;
+		n++;
+	}
+	if (cm && n) faults.cutMid = null;
 }
 
 // commit: stores obj (already complete but for the resourceVersion) as the
@@ -1100,6 +1110,60 @@ function doList(r, ns, q, stats) {
 // ---------------------------------------------------------------------------
 // Watches
 
+// A response body written through /_test/trickle: while it is on (for
+// this request's path), bytes leave a few at a time on a timer, in order;
+// else at once (after what is queued).
+class Pipe {
+	constructor(res, url) {
+		this.res = res; this.url = url || '';
+		this.q = []; this.timer = null; this.ending = false;
+	}
+	trickle() {
+		const t = faults.trickle;
+		return t && (!t.path || this.url.includes(t.path)) ? t : null;
+	}
+	write(data, cb) {
+		const b = Buffer.isBuffer(data) ? data : Buffer.from(data);
+		if (!this.q.length && !this.trickle()) {
+			if (!this.res.destroyed && !this.res.writableEnded) this.res.write(b, cb);
+			return;
+		}
+		this.q.push({ b, cb });
+		this.pump();
+	}
+	end() {
+		this.ending = true;
+		if (!this.q.length) { if (!this.res.writableEnded) this.res.end(); }
+		else this.pump();
+	}
+	pump() {
+		if (this.timer) return;
+		const t = this.trickle();
+		if (!t) {
+			// switched off: the rest at once
+			for (const { b, cb } of this.q.splice(0)) if (!this.res.destroyed) this.res.write(b, cb);
+			if (this.ending && !this.res.writableEnded) this.res.end();
+			return;
+		}
+		this.timer = setTimeout(() => {
+			this.timer = null;
+			if (this.res.destroyed || this.res.writableEnded) { this.q = []; return; }
+			let n = t.bytes;
+			while (n > 0 && this.q.length) {
+				const e = this.q[0];
+				const k = Math.min(n, e.b.length);
+				const last = k === e.b.length;
+				this.res.write(e.b.subarray(0, k), last ? e.cb : undefined);
+				if (last) this.q.shift(); else e.b = e.b.subarray(k);
+				n -= k;
+				faults.injected.trickled = (faults.injected.trickled || 0) + k;
+			}
+			if (this.q.length) this.pump();
+			else if (this.ending && !this.res.writableEnded) this.res.end();
+		}, t.ms);
+	}
+}
+
 let watchSeq = 0;
 const tooOld = (have, oldest) => statusObj(410, 'Expired', `too old resource version: ${have} (${oldest})`);
 
@@ -1108,6 +1172,7 @@ class Watcher {
 		this.id = ++watchSeq;
 		this.res = r; this.ns = ns; this.lsel = lsel; this.fsel = fsel;
 		this.req = req; this.resp = res;
+		this.pipe = new Pipe(res, req.url);
 		this.h2 = req.httpVersion === '2.0';
 		this.lastRV = 0;
 		this.closed = false;
@@ -1123,9 +1188,21 @@ class Watcher {
 	}
 	write(s) {
 		if (this.closed) return;
-		this.resp.write(s);
+		this.pipe.write(s);
 	}
-	send(type, obj) { this.write(JSON.stringify({ type, object: obj }) + '\n'); }
+	send(type, obj) {
+		const line = JSON.stringify({ type, object: obj }) + '\n';
+		const cm = this.cutNext;
+		if (cm && type !== 'BOOKMARK') {
+			this.cutNext = null;
+			// /_test/cut-mid: this event is the one cut in its middle
+			faults.injected['cut-mid'] = (faults.injected['cut-mid'] || 0) + 1;
+			logLine(`cut-mid: watch ${this.id} of ${this.res}: ${type} cut after ${Buffer.byteLength(line) >> 1} of ${Buffer.byteLength(line)} bytes${cm.socket ? ', connection destroyed' : ''}`);
+			this.cut(line, cm.socket);
+			return;
+		}
+		this.write(line);
+	}
 	deliver(ev) {
 		if (this.closed) return;
 		const cur = ev.type !== 'DELETED' && this.matches(ev.obj);
@@ -1152,26 +1229,40 @@ class Watcher {
 	end() {
 		if (this.closed) return;
 		this.cleanup();
-		this.resp.end();
+		this.pipe.end();
 	}
 	expire() {
 		if (this.closed) return;
 		this.write(JSON.stringify({ type: 'ERROR', object: tooOld(this.lastRV || compactRV, compactRV + 1) }) + '\n');
 		this.end();
 	}
-	cut() {
+	// The first half of an event's bytes (line, default: a MODIFIED of
+	// an object the watch matches), then the stream is reset (h2
+	// RST_STREAM, 1.1: the socket destroyed), or with socket the TCP
+	// connection is destroyed (over h2 every stream on it breaks).
+	cut(line, socket) {
 		if (this.closed) return;
-		const o = this.sample();
-		const line = Buffer.from(JSON.stringify({ type: 'MODIFIED', object: o }) + '\n');
-		const half = line.subarray(0, Math.max(1, line.length >> 1));
+		if (!line) line = JSON.stringify({ type: 'MODIFIED', object: this.sample() }) + '\n';
+		const buf = Buffer.from(line);
+		const half = buf.subarray(0, Math.max(1, buf.length >> 1));
 		this.cleanup();
-		const resp = this.resp, req = this.req, h2 = this.h2;
-		resp.write(half, () => {
-			setTimeout(() => {
-				if (h2) req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-				else resp.socket && resp.socket.destroy();
-			}, 20);
-		});
+		this.pipe.write(half, () => setTimeout(() => this.abort(socket), 20));
+	}
+	// Ends the response without a clean end: see cut.
+	abort(socket) {
+		this.cleanup();
+		const resp = this.resp, req = this.req;
+		if (!this.h2) { if (resp.socket) resp.socket.destroy(); return; }
+		if (!socket) {
+			if (req.stream && !req.stream.destroyed) req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+			return;
+		}
+		// an h2 session's socket is a proxy that refuses destroy(): the
+		// real one is found by its peer's address
+		const peer = req.socket;
+		const real = Array.from(tlsLive).find((t) => peer && t.remotePort === peer.remotePort && t.remoteAddress === peer.remoteAddress);
+		if (real) real.destroy();
+		else if (req.stream && req.stream.session) req.stream.session.destroy();
 	}
 	sample() {
 		for (const o of store[this.res].values()) if (this.matches(o)) return o;
@@ -1206,7 +1297,7 @@ function startWatch(r, ns, q, req, res) {
 		if (rv < historyStart || rv < compactRV) {
 			w.write(JSON.stringify({ type: 'ERROR', object: tooOld(rv, Math.max(historyStart, compactRV) + 1) }) + '\n');
 			w.cleanup();
-			res.end();
+			w.pipe.end();
 			return w;
 		}
 		let i = lowerBound(history, rv + 1, (e) => e.rv);
@@ -1282,7 +1373,9 @@ function openapiGV(gv) {
 // ---------------------------------------------------------------------------
 // Fault switches and stats
 
-const faults = { slowMs: 0, fail: null };
+// cutMid: {res, socket} armed by /_test/cut-mid; trickle: {bytes, ms, path};
+// tls: /_test/tls-fail's mode; injected: counts of what the faults did.
+const faults = { slowMs: 0, fail: null, cutMid: null, trickle: null, tls: 'off', injected: {} };
 const stats = { requests: {}, continues: {}, limited: {}, protocols: {} };
 function resetStats() {
 	stats.requests = {}; stats.continues = {}; stats.limited = {}; stats.protocols = {};
@@ -1319,6 +1412,29 @@ function malformed(q) {
 	let n = 0;
 	for (const w of watchers) if (w.res === r && !w.closed) { w.write(line); n++; }
 	return { resource: r, mode, watches: n };
+}
+
+// /_test/raw: the body, byte for byte, into every open watch of a
+// resource; then the stream goes on (then=keep), ends cleanly (end), is
+// reset (reset: h2 RST_STREAM, 1.1 socket destroyed) or its TCP connection
+// destroyed (cut). Nothing is stored.
+function raw(q, body) {
+	const r = q.get('resource') || 'services';
+	if (!RES[r]) throw badRequest(`unknown resource ${r}`);
+	const then = q.get('then') || 'keep';
+	if (!['keep', 'end', 'reset', 'cut'].includes(then)) throw badRequest(`raw: then=${then}: keep, end, reset or cut`);
+	let n = 0;
+	for (const w of Array.from(watchers)) {
+		if (w.res !== r || w.closed) continue;
+		n++;
+		if (then === 'keep') { w.write(body); continue; }
+		if (then === 'end') { w.write(body); w.end(); continue; }
+		w.cleanup();
+		w.pipe.write(body, () => setTimeout(() => w.abort(then === 'cut'), 20));
+	}
+	faults.injected.raw = (faults.injected.raw || 0) + n;
+	logLine(`raw: ${body.length} bytes into ${n} watch(es) of ${r}, then ${then}`);
+	return { resource: r, watches: n, bytes: body.length, then };
 }
 
 function bulk(body) {
@@ -1363,6 +1479,7 @@ function statsJSON() {
 		requests: stats.requests, continues: stats.continues, limited: stats.limited,
 		protocols: stats.protocols, watches: open, resourceVersion: String(RV), objects,
 		historyStart: String(historyStart), compactedResourceVersion: String(compactRV),
+		faults: { cutMid: faults.cutMid, trickle: faults.trickle, tls: faults.tls, injected: faults.injected },
 	};
 }
 
@@ -1373,6 +1490,13 @@ function sendJSON(res, code, obj, extraHeaders) {
 	if (res.headersSent || res.writableEnded) return;
 	const body = JSON.stringify(obj);
 	res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-cache, private', ...(extraHeaders || {}) });
+	const url = res.nftpUrl || '';
+	if (faults.trickle && url && !url.startsWith('/_test/')) {
+		const pipe = new Pipe(res, url);
+		pipe.write(body);
+		pipe.end();
+		return;
+	}
 	res.end(body);
 }
 function sendError(res, e) {
@@ -1510,9 +1634,34 @@ async function handleTest(req, res, url, body) {
 	case 'reset-stats': resetStats(); return sendJSON(res, 200, { ok: true });
 	case 'cut-watches': {
 		const clean = q.get('clean') === '1' || q.get('clean') === 'true';
+		const socket = q.get('socket') === '1' || q.get('socket') === 'true';
+		const only = q.get('resource') || '';
 		let n = 0;
-		for (const w of Array.from(watchers)) { if (clean) w.end(); else w.cut(); n++; }
-		return sendJSON(res, 200, { ok: true, cut: n, clean });
+		for (const w of Array.from(watchers)) {
+			if (only && w.res !== only) continue;
+			if (clean) w.end(); else w.cut(null, socket);
+			n++;
+		}
+		return sendJSON(res, 200, { ok: true, cut: n, clean, socket });
+	}
+	case 'cut-mid': {
+		const r = q.get('resource') || 'services';
+		if (!RES[r]) throw badRequest(`unknown resource ${r}`);
+		faults.cutMid = q.get('off') === '1' ? null : { res: r, socket: q.get('socket') === '1' || q.get('socket') === 'true' };
+		return sendJSON(res, 200, { ok: true, cutMid: faults.cutMid });
+	}
+	case 'raw': return sendJSON(res, 200, { ok: true, ...raw(q, body) });
+	case 'trickle': {
+		const bytes = Number(q.get('bytes') || 0), ms = Number(q.get('ms') || 50);
+		if (!(bytes >= 0) || !(ms > 0)) throw badRequest('trickle: bytes >= 0 and ms > 0');
+		faults.trickle = bytes > 0 ? { bytes, ms, path: q.get('path') || '' } : null;
+		// what was queued goes at once when it is switched off
+		if (!faults.trickle) for (const w of watchers) w.pipe.pump();
+		return sendJSON(res, 200, { ok: true, trickle: faults.trickle });
+	}
+	case 'tls-fail': {
+		const asker = req.socket;
+		return sendJSON(res, 200, { ok: true, ...tlsFail(q.get('mode') || 'off', Number(q.get('seconds') || 0), asker) });
 	}
 	case 'malformed': return sendJSON(res, 200, { ok: true, ...malformed(q) });
 	case 'expire': {
@@ -1539,6 +1688,54 @@ async function handleTest(req, res, url, body) {
 	}
 }
 
+// /_test/tls-fail: what new TLS handshakes get. "wrong-ca": a server
+// certificate (right names) from other-ca, which clients trusting ca.crt
+// must refuse; "wrong-name": one from the right CA for DNS:wrong.example
+// only; "reset": the connection is closed in the middle of the handshake
+// (once the server has read the ClientHello and derived its first keys);
+// "off": the normal certificate. Every open connection but the one that
+// asked is closed at once, so clients must handshake again. seconds=N:
+// back to "off" after N s (the only way out of "reset", which no client
+// gets through).
+let tlsServer = null;
+const tlsLive = new Set();
+let tlsGood = null;
+function onKeylogReset(line, sock) {
+	faults.injected['tls-reset'] = (faults.injected['tls-reset'] || 0) + 1;
+	sock.destroy();
+}
+let tlsTimer = null;
+function tlsFail(mode, seconds, asker) {
+	const modes = ['off', 'wrong-ca', 'wrong-name', 'reset'];
+	if (!modes.includes(mode)) throw badRequest(`tls-fail: mode=${mode}: one of ${modes.join(', ')}`);
+	if (!tlsServer) throw new ApiError(503, 'ServiceUnavailable', 'not listening yet');
+	const serverExt = (san) => `subjectAltName=${san}\nbasicConstraints=CA:FALSE\n` +
+		'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n';
+	let ctx = tlsGood;
+	if (mode === 'wrong-ca') {
+		if (!fs.existsSync(P('wrong-ca-server.crt')))
+			genLeaf('wrong-ca-server', 'kube-apiserver', serverExt(fs.readFileSync(P('server.san'), 'utf8')), 'other-ca');
+		ctx = { ...tlsGood, key: fs.readFileSync(P('wrong-ca-server.key')), cert: fs.readFileSync(P('wrong-ca-server.crt')) };
+	} else if (mode === 'wrong-name') {
+		if (!fs.existsSync(P('wrong-name-server.crt')))
+			genLeaf('wrong-name-server', 'wrong.example', serverExt('DNS:wrong.example'));
+		ctx = { ...tlsGood, key: fs.readFileSync(P('wrong-name-server.key')), cert: fs.readFileSync(P('wrong-name-server.crt')) };
+	}
+	tlsServer.setSecureContext(ctx);
+	tlsServer.removeListener('keylog', onKeylogReset);
+	if (mode === 'reset') tlsServer.on('keylog', onKeylogReset);
+	faults.tls = mode;
+	let n = 0;
+	// (over h2 the asker's socket is a proxy of the real one: compare addresses)
+	const same = (a, b) => a && b && a.remotePort === b.remotePort && a.remoteAddress === b.remoteAddress;
+	for (const sock of Array.from(tlsLive)) if (!same(sock, asker)) { sock.destroy(); n++; }
+	if (tlsTimer) clearTimeout(tlsTimer);
+	tlsTimer = null;
+	if (mode !== 'off' && seconds > 0) tlsTimer = setTimeout(() => { tlsTimer = null; tlsFail('off', 0, null); }, seconds * 1000);
+	logLine(`tls-fail: mode ${mode}${tlsTimer ? ` for ${seconds} s` : ''}, ${n} open connection(s) closed`);
+	return { mode, closed: n, seconds: tlsTimer ? seconds : 0 };
+}
+
 const REASONS = { 400: 'BadRequest', 401: 'Unauthorized', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 410: 'Expired', 422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable', 504: 'Timeout' };
 
 function verbOf(method, pp, q) {
@@ -1558,6 +1755,7 @@ async function handle(req, res) {
 	const proto = req.httpVersion === '2.0' ? 'h2' : req.httpVersion;
 	const url = new URL(req.url, 'https://x');
 	let watching = false;
+	res.nftpUrl = req.url;   // for /_test/trickle (sendJSON)
 	res.on('close', () => {
 		const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 		logLine(`${req.method} ${req.url} ${res.statusCode} ${proto} ${ms.toFixed(1)}ms${watching ? ' (watch)' : ''}`);
@@ -1727,6 +1925,12 @@ function main() {
 		server.on('sessionError', (e) => { if (e.code !== 'ECONNRESET') logLine(`session error: ${e.message}`); });
 	}
 	server.on('tlsClientError', (e) => logLine(`TLS handshake failed: ${e.message}`));
+	tlsServer = server;
+	tlsGood = { key: tlsOpts.key, cert: tlsOpts.cert, ca: tlsOpts.ca };
+	server.on('secureConnection', (sock) => {
+		tlsLive.add(sock);
+		sock.on('close', () => tlsLive.delete(sock));
+	});
 	server.on('error', (e) => { logLine(`listen ${opt.listen}: ${e.message}`); process.exit(1); });
 	server.listen(LISTEN_PORT, LISTEN_HOST || undefined, () => {
 		actualPort = server.address().port;

@@ -38,6 +38,12 @@ uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h);
 void fuzz_check_service(const struct model_service *svc);
 void fuzz_check_slice(const struct model_slice *s);
 
+/* The reflector's sink for Nodes, ud being the struct model: decodes into
+ * it, checks the name, and a removal must be cluster-scoped. For the
+ * harnesses that feed a Node reflector (fuzz_list, fuzz_watch). */
+int fuzz_node_upsert(void *model, const struct doc *obj, char *err, size_t err_size);
+int fuzz_node_remove(void *model, const char *ns, const char *name);
+
 #define FUZZ_HASH_INIT 0xcbf29ce484222325ULL
 
 #endif

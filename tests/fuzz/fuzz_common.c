@@ -1,4 +1,7 @@
 #include "tests/fuzz/fuzz.h"
+#include "lib/kube/decode.h"
+#include "lib/model/store.h"
+#include "lib/util/utf8.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -150,6 +153,7 @@ uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h)
 			   "string not terminated");
 		FUZZ_CHECK(doc_is_cstring(d) == (strlen(d->str.ptr) == d->str.len),
 			   "doc_is_cstring");
+		FUZZ_CHECK(utf8_valid(d->str.ptr, d->str.len), "a string that is not UTF-8");
 		h = fnv(fnv_size(h, d->str.len), d->str.ptr, d->str.len);
 		break;
 	case DOC_MAP:
@@ -159,6 +163,7 @@ uint64_t fuzz_doc_walk(const struct doc *d, uint64_t h)
 			const char *key = d->map.items[i].key;
 
 			FUZZ_CHECK(key != NULL, "map item %zu without a key", i);
+			FUZZ_CHECK(utf8_valid(key, strlen(key)), "key %zu is not UTF-8", i);
 			if (i < MAP_KEYS_CHECKED)
 				check_map_key(d, i);
 			h = fnv(fnv_size(h, strlen(key)), key, strlen(key));
@@ -248,4 +253,21 @@ void fuzz_check_slice(const struct model_slice *s)
 	}
 	for (size_t i = 0; i < s->n_labels; i++)
 		FUZZ_CHECK(s->labels[i].key && s->labels[i].value, "label %zu", i);
+}
+
+int fuzz_node_upsert(void *model, const struct doc *obj, char *err, size_t err_size)
+{
+	struct model_node *node;
+	int r = kdec_node_from_doc(obj, &node, err, err_size);
+
+	if (r == 0)
+		FUZZ_CHECK(node->name && *node->name, "a node without a name");
+	return r < 0 ? r : model_node_set(model, node) < 0 ? -ENOMEM : 0;
+}
+
+int fuzz_node_remove(void *model, const char *ns, const char *name)
+{
+	FUZZ_CHECK(!*ns, "node %s with namespace \"%s\"", name, ns);
+	model_node_set(model, NULL);
+	return 0;
 }

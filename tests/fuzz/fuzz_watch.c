@@ -27,27 +27,12 @@ static int f_upsert(void *ud, const struct doc *obj, char *err, size_t err_size)
 	return r < 0 ? r : model_service_upsert(M, svc);
 }
 
-static void f_remove(void *ud, const char *ns, const char *name)
+static int f_remove(void *ud, const char *ns, const char *name)
 {
 	int r = model_service_delete(M, ns, name);
 
 	FUZZ_CHECK(r == 0, "the reflector deleted %s/%s, which the model does not have", ns, name);
-}
-
-static int n_upsert(void *ud, const struct doc *obj, char *err, size_t err_size)
-{
-	struct model_node *node;
-	int r = kdec_node_from_doc(obj, &node, err, err_size);
-
-	if (r == 0)
-		FUZZ_CHECK(node->name && *node->name, "a node without a name");
-	return r < 0 ? r : model_node_set(M, node) < 0 ? -ENOMEM : 0;
-}
-
-static void n_remove(void *ud, const char *ns, const char *name)
-{
-	FUZZ_CHECK(!*ns, "node %s with namespace \"%s\"", name, ns);
-	model_node_set(M, NULL);
+	return 0;
 }
 
 static void f_changed(void *ud)
@@ -55,7 +40,7 @@ static void f_changed(void *ud)
 }
 
 static const struct krefl_ops ops = { f_upsert, f_remove, f_changed, NULL };
-static const struct krefl_ops node_ops = { n_upsert, n_remove, f_changed, NULL };
+static const struct krefl_ops node_ops = { fuzz_node_upsert, fuzz_node_remove, f_changed, NULL };
 static const struct krefl_config cfg = { .resource = "services", .path = "/api/v1/services" };
 static const struct krefl_config node_cfg = { .resource = "nodes", .path = "/api/v1/nodes",
 					      .cluster_scoped = true };
@@ -82,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	FUZZ_CHECK(uv_loop_init(&loop) == 0, "uv_loop_init");
 	FUZZ_CHECK(model_new(&M) == 0, "model_new");
-	FUZZ_CHECK(krefl_new(&loop, NULL, nodes ? &node_cfg : &cfg, nodes ? &node_ops : &ops, NULL,
+	FUZZ_CHECK(krefl_new(&loop, NULL, nodes ? &node_cfg : &cfg, nodes ? &node_ops : &ops, M,
 			     &r) == 0, "krefl_new");
 	FUZZ_CHECK(krefl_test_list_page(r, empty, strlen(empty), 200) == 0, "first list");
 

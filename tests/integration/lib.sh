@@ -32,7 +32,10 @@
 #
 # Environment: NFTPROXY, NFTPROXYCTL, PODSERVER, PROBE (paths to the binaries;
 # default: $BUILD_DIR/{cmd,tests/integration}/..., BUILD_DIR default <repo>/build),
-# NFTP_KEEP=1 keeps the temp dir, NFTP_DEBUG=1 traces commands.
+# NFTP_KEEP=1 keeps the temp dir, NFTP_DEBUG=1 traces commands;
+# NFTP_VALGRIND_DAEMON=1 runs nftproxy (and NFTP_VALGRIND_CTL=1, its default
+# then, nftproxyctl) under valgrind, NFTP_TIME_SCALE scales the waits (see
+# "Valgrind mode" below).
 
 set -Eeuo pipefail
 [[ ${NFTP_DEBUG:-0} == 1 ]] && set -x
@@ -156,6 +159,10 @@ nftp_cleanup() {
 	trap - EXIT INT TERM ERR
 	if ((rc != 0 && rc != 77)); then
 		nftp_diagnostics
+	fi
+	if [[ $NFTP_VALGRIND_DAEMON == 1 || $NFTP_VALGRIND_CTL == 1 ]] && [[ -n $TMP && -d $TMP ]]; then
+		nftp_vg_cleanup "$rc"
+		rc=$NFTP_VG_RC
 	fi
 	# Processes we started, by PID: TERM first, KILL what is left.
 	local p ns i
@@ -462,6 +469,191 @@ manifest_rewrite() {
 manifest_rm() { rm -f "$MANIFESTS/$1"; }
 
 # ---------------------------------------------------------------------------
+# Valgrind mode (NFTP_VALGRIND_DAEMON=1) and the time scale
+#
+# In valgrind mode every nftproxy the harness starts (nftproxy_start,
+# nftproxy_bg) runs under memcheck with its log in $TMP/vg-nftproxy.PID.log,
+# and so does every nftproxyctl() call ($TMP/vg-ctl.*.log; not dump_lines,
+# whose polling would crawl: test_valgrind checks the dump path). Each log is
+# read when its process ends: nftproxy_stop, nftproxyctl() returning, the
+# EXIT trap (which stops a daemon still running with SIGTERM and gives it the
+# time for its leak check). Any error, or any definite/indirect/possible leak
+# (suppressions: tests/valgrind.supp), fails the test with the log's excerpt.
+# A daemon stopped with SIGKILL writes no leak report: only its errors count.
+# Valgrind makes the daemon 20-50 times slower: the harness's waits are
+# multiplied by NFTP_TIME_SCALE (default 10 in valgrind mode, else 1).
+
+NFTP_VALGRIND_DAEMON=${NFTP_VALGRIND_DAEMON:-0}
+NFTP_VALGRIND_CTL=${NFTP_VALGRIND_CTL:-$NFTP_VALGRIND_DAEMON}
+if [[ $NFTP_VALGRIND_DAEMON == 1 ]]; then
+	NFTP_TIME_SCALE=${NFTP_TIME_SCALE:-10}
+else
+	NFTP_TIME_SCALE=${NFTP_TIME_SCALE:-1}
+fi
+
+# Memcheck's options of every valgrind run here: any error or leak is an
+# error, and errors make the exit status 99.
+NFTP_VG_OPTS=(--error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
+	--errors-for-leak-kinds=definite,indirect,possible --num-callers=30
+	--suppressions="$NFTP_REPO/tests/valgrind.supp")
+
+# Tests left out of the valgrind run, and why (they skip with the reason).
+declare -A NFTP_VG_EXCLUDED=(
+	[test_valgrind]="runs nftproxy and nftproxyctl under valgrind itself, in every mode"
+	[test_api_valgrind]="runs nftproxy --kubeconfig under valgrind itself, in every mode"
+	[test_harness]="starts no nftproxy (the harness against a hand-written ruleset)"
+	[test_manifests_deploy]="checks the file capability of the installed binary and the daemon's CapEff as uid 65534: valgrind loads the binary itself, file capabilities do not apply"
+	[test_api_sync]="asserts < 1 s from kubectl apply to the kernel: under valgrind it measured 0.2-0.5 s, too near the limit to be reliable (its watch paths run under valgrind in api_valgrind, api_relist, api_malformed, api_outage)"
+	[test_crash_sync]="kills the daemon with SIGKILL (no leak report) in syncs of 10,000 services, minutes each under memcheck; the restart path runs under valgrind in test_restart and test_valgrind"
+)
+
+# nftp_scaled SECONDS: SECONDS times NFTP_TIME_SCALE, rounded up to an integer.
+nftp_scaled() {
+	awk -v s="$1" -v f="$NFTP_TIME_SCALE" 'BEGIN { v = s * f; i = int(v); if (i < v) i++; print i }'
+}
+
+# nftp_vg_ready: the valgrind mode can run here, else the test skips.
+nftp_vg_ready() {
+	command -v valgrind >/dev/null || skip "NFTP_VALGRIND_DAEMON=1 but valgrind is not installed"
+	if ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
+		skip "NFTP_VALGRIND_DAEMON=1 with a sanitizer build: valgrind cannot run ASan binaries"
+	fi
+}
+
+# nftp_vg_errors LOG: the number of errors memcheck reported in LOG: its
+# ERROR SUMMARY (leaks included, see NFTP_VG_OPTS), or for a process killed
+# before writing one, the error records (a message followed by a stack).
+nftp_vg_errors() {
+	local n
+	n=$(sed -n 's/^==[0-9]*== ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$1" | tail -n 1)
+	if [[ -n $n ]]; then
+		echo "$n"
+		return 0
+	fi
+	awk '/^==[0-9]+==    (at|by) 0x/ { if (head != "") n++; head = ""; next }
+		/^==[0-9]+== [^ ]/ && !/^==[0-9]+== Warning:/ { head = $0; next }
+		{ head = "" }
+		END { print n + 0 }' "$1"
+}
+
+# nftp_vg_excerpt LOG: memcheck's reports in LOG, from its command line on.
+nftp_vg_excerpt() {
+	awk '/^==[0-9]+== Command:/ { body = 1 }
+		body && !/^==[0-9]+== *$/ { print; if (++k >= 150) exit }' "$1"
+}
+
+# nftp_vg_check LOG WHAT [quiet]: reads LOG once (marks it LOG.checked); on a
+# finding prints it (FAIL, with the log's reports; with quiet, nothing: the
+# EXIT trap prints it) and records it in $TMP/vg-findings, which fails the
+# test at its end. Returns 1 on a finding.
+nftp_vg_check() {
+	local vglog=$1 what=$2 quiet=${3:-} n
+	[[ -f $vglog && ! -e $vglog.checked ]] || return 0
+	: >"$vglog.checked"
+	n=$(nftp_vg_errors "$vglog")
+	if ! grep -q 'ERROR SUMMARY:' "$vglog"; then
+		what+=" (killed: no leak report, errors only)"
+	fi
+	if ((n == 0)); then
+		[[ -n $quiet ]] || log "valgrind: $what: no errors, no leaks ($(basename "$vglog"))"
+		return 0
+	fi
+	echo "$what: $n error(s) (a leak counts as one), $vglog" >>"$TMP/vg-findings"
+	if [[ -n $quiet ]]; then
+		echo "$vglog" >>"$TMP/vg-findings-unprinted"
+		return 1
+	fi
+	printf '[%s] FAIL: valgrind: %s: %s error(s) (a leak counts as one); %s:\n' "$TEST_NAME" "$what" "$n" "$vglog" >&2
+	nftp_vg_excerpt "$vglog" >&2
+	return 1
+}
+
+# nftproxy_bg NS LOGFILE ARGS...: nftproxy ARGS in NS in the background (as
+# bg_start; sets BG_PID), under valgrind in valgrind mode. Tests that start a
+# daemon of their own use this, so that the valgrind run checks it too.
+declare -a NFTP_VG_DAEMONS=()
+nftproxy_bg() {
+	local ns=$1 logf=$2
+	shift 2
+	if [[ $NFTP_VALGRIND_DAEMON == 1 ]]; then
+		nftp_vg_ready
+		# --trace-children: a test's wrapper script around nftproxy (one that
+		# sets its PATH) is followed into the daemon it executes, whose log
+		# replaces the wrapper's (same PID).
+		bg_start "$ns" "$logf" valgrind "${NFTP_VG_OPTS[@]}" --trace-children=yes \
+			--log-file="$TMP/vg-nftproxy.%p.log" "$NFTPROXY" "$@"
+		NFTP_VG_DAEMONS+=("$BG_PID")
+	else
+		bg_start "$ns" "$logf" "$NFTPROXY" "$@"
+	fi
+}
+
+# nftp_vg_daemon_ended PID SIGNAL: checks the valgrind log of the daemon PID
+# (started by nftproxy_bg) after it ended by SIGNAL.
+nftp_vg_daemon_ended() {
+	local pid=$1 sig=$2
+	[[ $NFTP_VALGRIND_DAEMON == 1 && " ${NFTP_VG_DAEMONS[*]} " == *" $pid "* ]] || return 0
+	nftp_vg_check "$TMP/vg-nftproxy.$pid.log" "nftproxy (pid $pid, SIG$sig)" || true
+}
+
+# nftp_vg_cleanup RC: at the end of the test, stops the valgrind daemons
+# still running (SIGTERM; the leak check at exit takes a while), reads every
+# log not read yet; sets NFTP_VG_RC: RC, or 1 on a finding.
+nftp_vg_cleanup() {
+	local p k alive f
+	NFTP_VG_RC=$1
+	local -a left=()
+	for p in "${NFTP_VG_DAEMONS[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null && left+=("$p")
+	done
+	for ((k = 0; k < 600 && ${#left[@]}; k++)); do
+		alive=0
+		for p in "${left[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		((alive)) || break
+		sleep 0.1
+	done
+	for p in "${left[@]}"; do
+		if kill -0 "$p" 2>/dev/null; then
+			printf '[%s] valgrind: nftproxy (pid %s) still running 60 s after SIGTERM: killed\n' "$TEST_NAME" "$p" >&2
+			kill -KILL "$p" 2>/dev/null
+		fi
+		wait "$p" 2>/dev/null
+	done
+	for f in "$TMP"/vg-*.log; do
+		[[ -f $f ]] || continue
+		nftp_vg_check "$f" "$(basename "$f" .log) at the end of the test" || true
+	done
+	f=$(find "$TMP" -maxdepth 1 -name 'vg-ctl.*.log' | wc -l)
+	((f == 0)) || log "valgrind: $f nftproxyctl run(s) checked"
+	if [[ -s $TMP/vg-findings-unprinted ]]; then
+		while read -r f; do
+			printf '[%s] ---- valgrind: %s\n' "$TEST_NAME" "$f" >&2
+			nftp_vg_excerpt "$f" >&2
+		done <"$TMP/vg-findings-unprinted"
+	fi
+	if [[ -s $TMP/vg-findings ]]; then
+		printf '[%s] FAIL: valgrind findings:\n%s\n' "$TEST_NAME" "$(cat "$TMP/vg-findings")" >&2
+		NFTP_VG_RC=1
+	fi
+}
+
+# NFTP_VG_FORCE=1 runs them anyway (to look into one).
+if [[ $NFTP_VALGRIND_DAEMON == 1 && -n ${NFTP_VG_EXCLUDED[$TEST_NAME]:-} && ${NFTP_VG_FORCE:-0} != 1 ]]; then
+	skip "not in the valgrind run (NFTP_VALGRIND_DAEMON=1): ${NFTP_VG_EXCLUDED[$TEST_NAME]}"
+fi
+
+# NFTPROXY_RUN: the command that runs nftproxy in the foreground, for tests
+# that run it themselves (`ip netns exec NS "${NFTPROXY_RUN[@]}" ARGS`): the
+# binary, or in valgrind mode memcheck with its log in
+# $TMP/vg-nftproxy-run.PID.log, read by the EXIT trap. A daemon in the
+# background is nftproxy_bg's.
+NFTPROXY_RUN=("$NFTPROXY")
+if [[ $NFTP_VALGRIND_DAEMON == 1 ]] && ! ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
+	NFTPROXY_RUN=(valgrind "${NFTP_VG_OPTS[@]}" --log-file="$TMP/vg-nftproxy-run.%p.log" "$NFTPROXY")
+fi
+
+# ---------------------------------------------------------------------------
 # nftproxy
 
 # nftproxy_start [ARGS...]: nftproxy in the node namespace, logging to
@@ -473,12 +665,43 @@ nftproxy_start() {
 	local src=("${NFTPROXY_SOURCE[@]}")
 	((${#src[@]})) || src=(--manifests "$MANIFESTS")
 	NFTPROXY_LOG="$TMP/nftproxy.log"
+	nftproxy_log_mark
 	echo "---- $(date +%T.%3N) nftproxy ${src[*]} --v 2 $*" >>"$NFTPROXY_LOG"
-	bg_start "$NODE" "$NFTPROXY_LOG" "$NFTPROXY" "${src[@]}" --v 2 "$@"
+	nftproxy_bg "$NODE" "$NFTPROXY_LOG" "${src[@]}" --v 2 "$@"
 	NFTPROXY_PID=$BG_PID
 	sleep 0.1
 	kill -0 "$NFTPROXY_PID" 2>/dev/null || fail "nftproxy exited at once: $(tail -n 20 "$NFTPROXY_LOG")"
 	log "nftproxy started (pid $NFTPROXY_PID)"
+}
+
+# NFTPROXY_LOG_MARK: the first line of $NFTPROXY_LOG that nftproxy_log_since
+# and nftproxy_wait_log read. nftproxy_start moves it to the end of the log,
+# so they read the daemon just started; nftproxy_log_mark moves it there
+# again (to wait for what the running daemon does next).
+NFTPROXY_LOG_MARK=1
+nftproxy_log_mark() {
+	NFTPROXY_LOG_MARK=$(($( (wc -l <"$NFTPROXY_LOG") 2>/dev/null || echo 0) + 1))
+}
+nftproxy_log_since() { tail -n +"$NFTPROXY_LOG_MARK" "$NFTPROXY_LOG"; }
+
+# nftproxy_wait_log ERE [TIMEOUT_S]: polls the log since the mark until a
+# line matches, and prints it. Fails on timeout (scaled, 120 s by default) or
+# if the daemon died. A dump that already matches says nothing about a daemon
+# just started: a test that needs it to have synced waits for its log line.
+nftproxy_wait_log() {
+	local re=$1 timeout k line
+	timeout=$(nftp_scaled "${2:-120}")
+	for ((k = 0; k < timeout * 20; k++)); do
+		line=$(nftproxy_log_since | grep -m1 -E -- "$re" || true)
+		if [[ -n $line ]]; then
+			printf '%s\n' "$line"
+			return 0
+		fi
+		nftproxy_check_running
+		sleep 0.05
+	done
+	fail "no log line matching '$re' after $timeout s:
+$(nftproxy_log_since | tail -n 20)"
 }
 
 # Fails the test when the nftproxy started by nftproxy_start has exited.
@@ -493,17 +716,33 @@ nftproxy_check_running() {
 
 nftproxy_alive() { [[ -n $NFTPROXY_PID ]] && kill -0 "$NFTPROXY_PID" 2>/dev/null; }
 
-# nftproxy_stop [SIGNAL]: default TERM; waits for the process to end.
+# nftproxy_stop [SIGNAL]: default TERM; waits for the process to end (in
+# valgrind mode, then reads its valgrind log).
 nftproxy_stop() {
 	local sig=${1:-TERM} rc=0
 	[[ -n $NFTPROXY_PID ]] || return 0
 	kill -"$sig" "$NFTPROXY_PID" 2>/dev/null || true
 	wait "$NFTPROXY_PID" 2>/dev/null || rc=$?
 	log "nftproxy (pid $NFTPROXY_PID) stopped with SIG$sig, exit status $rc"
+	nftp_vg_daemon_ended "$NFTPROXY_PID" "$sig"
 	NFTPROXY_PID=""
 }
 
-nftproxyctl() { ip netns exec "$NODE" "$NFTPROXYCTL" "$@"; }
+# nftproxyctl ARGS...: nftproxyctl in the node namespace (under valgrind when
+# NFTP_VALGRIND_CTL=1; its log is read when it returns).
+nftproxyctl() {
+	local rc=0 vglog
+	if [[ $NFTP_VALGRIND_CTL != 1 ]]; then
+		ip netns exec "$NODE" "$NFTPROXYCTL" "$@"
+		return
+	fi
+	nftp_vg_ready
+	vglog=$(mktemp "$TMP/vg-ctl.XXXXXX")
+	ip netns exec "$NODE" valgrind "${NFTP_VG_OPTS[@]}" --log-file="$vglog.log" "$NFTPROXYCTL" "$@" || rc=$?
+	# Quiet: the caller may be reading this command's output.
+	nftp_vg_check "$vglog.log" "nftproxyctl $*" quiet || true
+	return "$rc"
+}
 
 # dump_lines [ARGS...]: the service map read back from the kernel, one sorted
 # line per service port and family:
@@ -529,6 +768,7 @@ wait_dump() {
 		esac
 	done
 	local want got="" t0 deadline
+	timeout=$(nftp_scaled "$timeout")
 	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
 	t0=$(date +%s.%N)
 	deadline=$(awk -v t="$t0" -v d="$timeout" 'BEGIN { printf "%.3f", t + d }')
@@ -562,6 +802,7 @@ wait_dump_has() {
 		esac
 	done
 	local got="" line missing k
+	timeout=$(nftp_scaled "$timeout")
 	for ((k = 0; k < timeout * 10; k++)); do
 		got=$(dump_lines "${args[@]}" 2>/dev/null) || got="(nftproxyctl dump failed: $(cat "$TMP/dump.err" 2>/dev/null))"
 		missing=""
@@ -642,10 +883,12 @@ EON
 
 # wait_dump_latency T0 LINE...: polls the dump every 10 ms until it is
 # exactly LINE...; sets DUMP_LATENCY to the seconds since T0 (date +%s.%N)
-# at which it first matched. Fails after 5 s with expected vs got.
+# at which it first matched. Fails after 5 s (times NFTP_TIME_SCALE) with
+# expected vs got.
 wait_dump_latency() {
-	local t0=$1 want got now
+	local t0=$1 want got now limit
 	shift
+	limit=$(nftp_scaled 5)
 	want=$(printf '%s\n' "$@" | LC_ALL=C sort)
 	while :; do
 		got=$(dump_lines 2>/dev/null) || got=""
@@ -655,8 +898,8 @@ wait_dump_latency() {
 			return 0
 		fi
 		nftproxy_check_running
-		if awk -v n="$now" -v t="$t0" 'BEGIN { exit !(n - t > 5) }'; then
-			fail "$(printf 'the dump did not become, within 5 s:\n%s\ngot:\n%s' "$want" "$got")"
+		if awk -v n="$now" -v t="$t0" -v l="$limit" 'BEGIN { exit !(n - t > l) }'; then
+			fail "$(printf 'the dump did not become, within %s s:\n%s\ngot:\n%s' "$limit" "$want" "$got")"
 		fi
 		sleep 0.01
 	done
@@ -674,8 +917,7 @@ valgrind_require() {
 	if ldd "$NFTPROXY" 2>/dev/null | grep -q libasan; then
 		skip "sanitizer build: ASan checks this build, valgrind checks the plain one"
 	fi
-	VG=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible
-	    --errors-for-leak-kinds=definite,indirect,possible --suppressions="$NFTP_REPO/tests/valgrind.supp")
+	VG=(valgrind "${NFTP_VG_OPTS[@]}")
 }
 
 # valgrind_stop_daemon WHAT VGLOG: SIGTERM to the nftproxy started under
@@ -813,6 +1055,7 @@ assert_replies_only() {
 # answered (e.g. after a restart); fails on timeout.
 wait_traffic() {
 	local ns=$1 proto=$2 ip=$3 port=$4 timeout=${5:-10} k
+	timeout=$(nftp_scaled "$timeout")
 	for ((k = 0; k < timeout * 10; k++)); do
 		if ip netns exec "$ns" "$PROBE" --proto "$proto" --timeout-ms 200 "$ip" "$port" >/dev/null 2>&1; then
 			return 0

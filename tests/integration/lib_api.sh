@@ -138,3 +138,49 @@ api_stat() { api_stats | jq -r "($1) // 0"; }
 # arguments), so these are them.
 kube_svc_yaml() { svc_yaml "$@"; }
 kube_slice_yaml() { slice_yaml "$@"; }
+
+# api_bulk: POSTs stdin ({"items":[...]}, JSON) to /_test/bulk (each object
+# created or replaced, with its own resourceVersion and watch event).
+api_bulk() { api_test bulk -H 'Content-Type: application/json' --data-binary @-; }
+
+# api_raw RESOURCE [THEN [CURL ARGS...]]: stdin, byte for byte, into every
+# open watch of RESOURCE (/_test/raw); THEN is keep (default), end, reset or
+# cut. Prints the JSON answer ({"watches":N,...}).
+api_raw() {
+	local r=$1 then=${2:-keep}
+	shift $(($# < 2 ? $# : 2))
+	api_test "raw?resource=$r&then=$then" -H 'Content-Type: application/octet-stream' \
+		--data-binary @- "$@"
+}
+
+# api_expect_lines [CURL ARGS...]: the dump lines (lib.sh's dump_lines
+# format) that the Services and EndpointSlices the API server holds now
+# should give, for ClusterIP services with ports matched by name and
+# protocol and ready endpoints (ready absent = ready). Only what these tests
+# use: no NodePorts, topology or traffic policies. Objects with kube-proxy's
+# excluded labels are left out, as nftproxy's selector does.
+api_expect_lines() {
+	local sel='labelSelector=%21service.kubernetes.io%2Fservice-proxy-name%2C%21service.kubernetes.io%2Fheadless'
+	api_curl "/api/v1/services?$sel" -f "$@" >"$TMP/expect-svcs.json" || return 1
+	api_curl "/apis/discovery.k8s.io/v1/endpointslices?$sel" -f "$@" >"$TMP/expect-slices.json" || return 1
+	jq -rn --slurpfile s "$TMP/expect-svcs.json" --slurpfile e "$TMP/expect-slices.json" '
+		($e[0].items) as $slices
+		| $s[0].items[]
+		| select((.spec.clusterIP // "") != "" and .spec.clusterIP != "None")
+		| . as $svc
+		| (.spec.clusterIPs // [.spec.clusterIP])[] as $ip
+		| ($svc.spec.ports // [])[] as $p
+		| (if ($ip | contains(":")) then "IPv6" else "IPv4" end) as $fam
+		| [ $slices[]
+		    | select(.metadata.namespace == $svc.metadata.namespace
+		        and (.metadata.labels["kubernetes.io/service-name"] // "") == $svc.metadata.name
+		        and .addressType == $fam)
+		    | ([(.ports // [])[] | select((.name // "") == ($p.name // "")
+		        and (.protocol // "TCP") == ($p.protocol // "TCP")) | .port] | first) as $port
+		    | select($port != null)
+		    | (.endpoints // [])[] | select((.conditions.ready // true) == true)
+		    | "\(.addresses[0] | ascii_downcase):\($port)" ]
+		| unique | join(",") as $eps
+		| "\($svc.metadata.namespace)/\($svc.metadata.name) \(if ($p.name // "") == "" then "-" else $p.name end) \($p.protocol // "TCP" | ascii_downcase) \($ip | ascii_downcase) \($p.port) -> \($eps)"' |
+		LC_ALL=C sort
+}

@@ -431,6 +431,7 @@ wait_dump_svc() {
 		timeout=$2
 		shift 2
 	fi
+	timeout=$(nftp_scaled "$timeout")
 	for ((k = 0; k < timeout * 10; k++)); do
 		got=$(dump_lines 2>/dev/null) || got=""
 		missing=""
@@ -521,6 +522,7 @@ assert_probe_not_served() {
 wait_probe() {
 	local ns=$1 want=$2 timeout=$3 out="" t0 k
 	shift 3
+	timeout=$(nftp_scaled "$timeout")
 	t0=$(date +%s)
 	for ((k = 0; ; k++)); do
 		out=$(ip netns exec "$ns" "$PROBE" --timeout-ms 300 --expect any "$@" 2>/dev/null) || true

@@ -93,7 +93,13 @@ api_test "slow?ms=0" >/dev/null
 wait "$LOOP" || true
 assert_loop_clean "$TMP/restart.out" "client loop through the restart"
 check_dump "after the restart" "${want[@]}"
-sleep 1.5
+# The watches must be streaming before they are cut below (a slowed daemon
+# may still be waiting for the slow server's answers).
+for ((i = 0; i < $(nftp_scaled 10) * 10; i++)); do
+	(($(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -c 'streaming from https://127.0.0.1:6443' || true) >= 3)) && break
+	sleep 0.1
+done
+sleep 0.5
 
 section "HTTP 429 with Retry-After: the retry waits at least that long"
 mark=$(wc -l <"$NFTPROXY_LOG")
@@ -101,6 +107,11 @@ api_test "fail?status=429&count=6&retry-after=3&path=watch%3D1" >/dev/null
 api_test cut-watches >/dev/null
 sleep 2
 line=$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -m1 'failed: HTTP 429' || true)
+# A slowed daemon (NFTP_TIME_SCALE, valgrind) gets the scaled time.
+for ((k = 20; k < $(nftp_scaled 2) * 10 && ${#line} == 0; k++)); do
+	sleep 0.1
+	line=$(tail -n +"$((mark + 1))" "$NFTPROXY_LOG" | grep -m1 'failed: HTTP 429' || true)
+done
 log "${line#*] }"
 delay=$(sed -n 's/.* again in \([0-9.]*\)s$/\1/p' <<<"$line")
 assert_eq "a watch refused with 429 is retried no sooner than Retry-After (3 s)" 1 \

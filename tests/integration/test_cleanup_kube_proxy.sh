@@ -75,7 +75,7 @@ run_cleanup() {
 	local name=$1
 	shift
 	RC=0
-	in_ns "$NFTPROXYCTL" cleanup "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
+	nftproxyctl cleanup "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" || RC=$?
 	OUT=$(cat "$TMP/$name.out")
 	ERR=$(cat "$TMP/$name.err")
 	log "nftproxyctl cleanup $* -> exit $RC"

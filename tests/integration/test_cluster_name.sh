@@ -28,7 +28,7 @@ mkdir -p "$BAR_DIR"
 svc_manifest demo bar 10.96.0.42 fd00:10:96::42 "$P" "2" >"$BAR_DIR/bar.yaml"
 mapfile -t want_bar < <(svc_expect demo bar 10.96.0.42 fd00:10:96::42 "$P" "2")
 echo "---- $(date +%T.%3N) nftproxy --manifests $BAR_DIR (default cluster)" >>"$TMP/nftproxy-default.log"
-bg_start "$NODE" "$TMP/nftproxy-default.log" "$NFTPROXY" --manifests "$BAR_DIR" --v 2
+nftproxy_bg "$NODE" "$TMP/nftproxy-default.log" --manifests "$BAR_DIR" --v 2
 BAR_PID=$BG_PID
 wait_dump "${want_bar[@]}"
 assert_eq "both tables" "table inet nftproxy;table inet nftproxy-foo;" "$(tables)"
@@ -44,6 +44,7 @@ section "stop both daemons: the rules stay"
 nftproxy_stop TERM
 kill -TERM "$BAR_PID" 2>/dev/null || true
 wait "$BAR_PID" 2>/dev/null || true
+nftp_vg_daemon_ended "$BAR_PID" TERM
 assert_eq "tables after both daemons stopped" "table inet nftproxy;table inet nftproxy-foo;" "$(tables)"
 probe_run "$CLIENT" --proto tcp --count 5 10.96.0.41 80
 assert_probe_ok
@@ -69,7 +70,7 @@ log "cleanup of an absent table exits $rc: $(tail -n 1 "$TMP/cleanup.out")"
 
 section "an invalid cluster name is refused"
 rc=0
-ip netns exec "$NODE" timeout 5 "$NFTPROXY" --manifests "$MANIFESTS" --cluster-name 'bad name/../x' \
+ip netns exec "$NODE" timeout "$(nftp_scaled 5)" "${NFTPROXY_RUN[@]}" --manifests "$MANIFESTS" --cluster-name 'bad name/../x' \
 	>"$TMP/badname.log" 2>&1 || rc=$?
 if ((rc != 0 && rc != 124)); then
 	pass "nftproxy --cluster-name 'bad name/../x' exits $rc: $(head -n 1 "$TMP/badname.log")"

@@ -32,7 +32,7 @@ tables() { ip netns exec "$NODE" nft list tables 2>&1; }
 bad() {
 	local want_rc=$1 needle=$2 rc=0 out lines
 	shift 2
-	out=$(ip netns exec "$NODE" timeout 5 "$NFTPROXY" --manifests "$MANIFESTS" "$@" 2>&1 >/dev/null) || rc=$?
+	out=$(ip netns exec "$NODE" timeout "$(nftp_scaled 5)" "${NFTPROXY_RUN[@]}" --manifests "$MANIFESTS" "$@" 2>&1 >/dev/null) || rc=$?
 	lines=$(printf '%s\n' "$out" | grep -c . || true)
 	if [[ $rc == "$want_rc" && $out == *"$needle"* && $lines == 1 && -z $(tables) ]]; then
 		pass "nftproxy $*: exit $rc, \"$out\""
@@ -160,11 +160,11 @@ nftproxy_stop
 section "--cleanup removes the table the daemon left"
 [[ -n $(tables) ]] || check_failed "the stopped daemon should have left its table"
 rc=0
-ip netns exec "$NODE" "$NFTPROXY" --cleanup >"$TMP/cleanup.log" 2>&1 || rc=$?
+ip netns exec "$NODE" "${NFTPROXY_RUN[@]}" --cleanup >"$TMP/cleanup.log" 2>&1 || rc=$?
 assert_eq "nftproxy --cleanup exit status" 0 "$rc"
 assert_eq "tables after --cleanup" "" "$(tables)"
 rc=0
-ip netns exec "$NODE" "$NFTPROXY" --cleanup >>"$TMP/cleanup.log" 2>&1 || rc=$?
+ip netns exec "$NODE" "${NFTPROXY_RUN[@]}" --cleanup >>"$TMP/cleanup.log" 2>&1 || rc=$?
 assert_eq "nftproxy --cleanup without a table: exit status" 0 "$rc"
 
 section "--write-config-to: the written file loads back to the same configuration"
@@ -172,9 +172,9 @@ section "--write-config-to: the written file loads back to the same configuratio
 rt() {
 	local a="$TMP/rt-a.yaml" b="$TMP/rt-b.yaml" rc=0
 	rm -f "$a" "$b"
-	ip netns exec "$NODE" "$NFTPROXY" "$@" --write-config-to "$a" 2>"$TMP/rt.err" || rc=$?
+	ip netns exec "$NODE" "${NFTPROXY_RUN[@]}" "$@" --write-config-to "$a" 2>"$TMP/rt.err" || rc=$?
 	[[ $rc == 0 ]] || { check_failed "nftproxy $* --write-config-to: exit $rc: $(cat "$TMP/rt.err")"; return; }
-	ip netns exec "$NODE" "$NFTPROXY" --config "$a" --write-config-to "$b" 2>>"$TMP/rt.err" || rc=$?
+	ip netns exec "$NODE" "${NFTPROXY_RUN[@]}" --config "$a" --write-config-to "$b" 2>>"$TMP/rt.err" || rc=$?
 	if [[ $rc == 0 ]] && cmp -s "$a" "$b"; then
 		pass "nftproxy $*: written, reloaded, written again: identical"
 	else

@@ -121,7 +121,7 @@ assert_eq "/livez meanwhile" 200 "$HTTP_CODE"
 section "a port already taken: logged and served without it, or --bind-address-hard-fail"
 # A second daemon (its own table) in the same namespace finds 10256 taken.
 rc=0
-ip netns exec "$NODE" timeout 5 "$NFTPROXY" --manifests "$MANIFESTS" --cluster-name second \
+ip netns exec "$NODE" timeout "$(nftp_scaled 5)" "${NFTPROXY_RUN[@]}" --manifests "$MANIFESTS" --cluster-name second \
 	--metrics-bind-address "" --bind-address-hard-fail >"$TMP/second.log" 2>&1 || rc=$?
 assert_eq "with --bind-address-hard-fail: exit status" 1 "$rc"
 grep -q "cannot serve /healthz and /livez on 0.0.0.0:10256" "$TMP/second.log" &&
@@ -129,8 +129,8 @@ grep -q "cannot serve /healthz and /livez on 0.0.0.0:10256" "$TMP/second.log" &&
 assert_eq "and it touched no rule (no table nftproxy-second)" 1 \
 	"$(ip netns exec "$NODE" nft list table inet nftproxy-second >/dev/null 2>&1 && echo 0 || echo 1)"
 rc=0
-ip netns exec "$NODE" timeout 2 "$NFTPROXY" --manifests "$MANIFESTS" --cluster-name second \
+ip netns exec "$NODE" timeout 2 "${NFTPROXY_RUN[@]}" --manifests "$MANIFESTS" --cluster-name second \
 	--metrics-bind-address "" >"$TMP/second.log" 2>&1 || rc=$?
 assert_eq "without it: still running when stopped (timeout's status)" 124 "$rc"
-ip netns exec "$NODE" "$NFTPROXY" --cleanup --cluster-name second >/dev/null 2>&1 || true
+ip netns exec "$NODE" "${NFTPROXY_RUN[@]}" --cleanup --cluster-name second >/dev/null 2>&1 || true
 finish

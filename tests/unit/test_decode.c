@@ -278,6 +278,27 @@ static void test_json_incremental(void)
 	CHECK_STR(s, "\xc3\xa9");
 	collect_free(&c);
 
+	/* What yajl lets through that is not UTF-8 becomes U+FFFD, in values
+	 * and keys: a lone low surrogate escape (which yajl decodes into the
+	 * surrogate's bytes), raw surrogate bytes, an overlong form. */
+	{
+		static const char odd[] = "{\"s\":\"a\\udddd\",\"r\":\"\xed\xa0\x80\","
+					  "\"k\xc0\xaf\":1}";
+
+		CHECK_INT(doc_json_new(collect_cb, &c, &j), 0);
+		CHECK_INT(doc_json_feed(j, odd, strlen(odd)), 0);
+		CHECK_INT(doc_json_finish(j), 0);
+		doc_json_free(j);
+		CHECK_INT(c.n, 1);
+		CHECK_INT(doc_get_string(c.docs[0], "s", &s), 0);
+		CHECK_STR(s, "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+		CHECK_INT(doc_get_string(c.docs[0], "r", &s), 0);
+		CHECK_STR(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+		CHECK_INT(doc_get_int(c.docs[0], "k\xef\xbf\xbd\xef\xbf\xbd", &i), 0);
+		CHECK_INT(i, 1);
+		collect_free(&c);
+	}
+
 	/* An empty stream, and one cut inside a value. */
 	CHECK_INT(doc_json_new(collect_cb, &c, &j), 0);
 	CHECK_INT(doc_json_feed(j, " \n", 2), 0);

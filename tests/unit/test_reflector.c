@@ -23,9 +23,10 @@ static int t_upsert(void *ud, const struct doc *obj, char *err, size_t err_size)
 	return r < 0 ? r : model_service_upsert(M, svc);
 }
 
-static void t_remove(void *ud, const char *ns, const char *name)
+static int t_remove(void *ud, const char *ns, const char *name)
 {
 	CHECK_INT(model_service_delete(M, ns, name), 0);
+	return 0;
 }
 
 static void t_changed(void *ud)

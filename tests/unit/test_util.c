@@ -1,14 +1,16 @@
-/* lib/util: hash map, short hashes, IP parsing. */
+/* lib/util: hash map, short hashes, IP parsing, UTF-8. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/util/arena.h"
 #include "lib/util/hash.h"
 #include "lib/util/hmap.h"
 #include "lib/util/ipaddr.h"
 #include "lib/util/ipcount.h"
+#include "lib/util/utf8.h"
 #include "tests/unit/check.h"
 
 static void test_hmap_many(void)
@@ -186,6 +188,56 @@ static void test_ipcount(void)
 	CHECK(ipcount_find(&t, &a) == NULL);
 }
 
+static void test_utf8(void)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		bool valid;
+		const char *repaired; /* NULL: as it is */
+	} cases[] = {
+		{ "", 0, true, NULL },
+		{ "plain ascii", 11, true, NULL },
+		{ "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9, true, NULL },  /* é € 😀 */
+		{ "\xed\x9f\xbf\xee\x80\x80\xf4\x8f\xbf\xbf", 10, true, NULL }, /* U+D7FF U+E000 U+10FFFF */
+		{ "a\0b", 3, true, NULL },                      /* NUL is a character */
+		{ "\xed\xb7\x9d", 3, false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* U+DDDD */
+		{ "x\xed\xa0\x80y", 5, false, "x\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbdy" }, /* U+D800 */
+		{ "\xc0\x80", 2, false, "\xef\xbf\xbd\xef\xbf\xbd" },          /* overlong NUL */
+		{ "\xe0\x80\xaf", 3, false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* overlong / */
+		{ "\xf4\x90\x80\x80", 4, false,                                  /* U+110000 */
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "ok\xc3", 3, false, "ok\xef\xbf\xbd" },                       /* cut short */
+		{ "\xe2\x82", 2, false, "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xff\xfe", 2, false, "\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\x80z", 2, false, "\xef\xbf\xbdz" },                          /* stray continuation */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out;
+		size_t n;
+
+		fprintf(stderr, "    case %zu\n", i);
+		CHECK_INT(utf8_valid(cases[i].s, cases[i].len), cases[i].valid);
+		CHECK_INT(utf8_repair(cases[i].s, cases[i].len, &out, &n), 0);
+		if (!cases[i].repaired) {
+			CHECK(out == NULL);
+			CHECK_INT(n, cases[i].len);
+			continue;
+		}
+		CHECK(out != NULL);
+		CHECK_INT(n, strlen(cases[i].repaired));
+		CHECK(memcmp(out, cases[i].repaired, n) == 0);
+		CHECK_INT(out[n], '\0');
+		CHECK(utf8_valid(out, n));
+		free(out);
+	}
+	/* The length bounds the look-ahead: a sequence cut by avail is not one. */
+	CHECK_INT(utf8_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+	CHECK_INT(utf8_len((const unsigned char *)"\xe2\x82\xac", 2), 0);
+	CHECK_INT(utf8_len((const unsigned char *)"a", 0), 0);
+}
+
 int main(void)
 {
 	RUN(test_ipcount);
@@ -195,5 +247,6 @@ int main(void)
 	RUN(test_hash_short);
 	RUN(test_ipaddr);
 	RUN(test_arena);
+	RUN(test_utf8);
 	return 0;
 }
