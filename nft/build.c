@@ -676,30 +676,36 @@ struct nftnl_set *nfb_set_build(const char *table, enum nft_set_kind kind, uint3
 	return s;
 }
 
-uint64_t nfb_fp_init(const struct nft_chain_ir *c)
+/* The fingerprint of a base chain's type, hook and priority. The type is
+ * hashed as it is, not formatted into a buffer: a chain read back may carry
+ * a type of any length (the kernel's, or another program's), and a
+ * truncated copy must neither overrun nor match one of ours. */
+static uint64_t fp_base(const char *type, unsigned int hook, int prio)
 {
-	char buf[128];
+	char buf[32];
+	uint64_t fp = hash_fnv1a("base ", 5, 0);
 	int n;
 
+	fp = hash_fnv1a(type, strlen(type), fp);
+	n = snprintf(buf, sizeof(buf), " %u %d", hook, prio);
+	return hash_fnv1a(buf, (size_t)n, fp);
+}
+
+uint64_t nfb_fp_init(const struct nft_chain_ir *c)
+{
 	if (!c || c->hook == NFT_HOOK_NONE)
 		return hash_fnv1a("chain", 5, 0);
-	n = snprintf(buf, sizeof(buf), "base %s %u %d", c->type, hook_num(c->hook), c->prio);
-	return hash_fnv1a(buf, (size_t)n, 0);
+	return fp_base(c->type, hook_num(c->hook), c->prio);
 }
 
 uint64_t nfb_fp_init_nl(const struct nftnl_chain *c)
 {
-	char buf[128];
-	int n;
-
 	if (!nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM))
 		return hash_fnv1a("chain", 5, 0);
-	n = snprintf(buf, sizeof(buf), "base %s %u %d",
-		     nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ?
-			     nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "?",
-		     nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
-		     nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO));
-	return hash_fnv1a(buf, (size_t)n, 0);
+	return fp_base(nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE) ?
+			       nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE) : "?",
+		       nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM),
+		       nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO));
 }
 
 static int fp_expr_cb(struct nftnl_expr *e, void *data)
@@ -707,13 +713,15 @@ static int fp_expr_cb(struct nftnl_expr *e, void *data)
 	uint64_t *fp = data;
 	char buf[512];
 	int n = nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
+	const char *name;
 
 	if (n > 0) {
 		if ((size_t)n >= sizeof(buf))
 			n = sizeof(buf) - 1;
 		*fp = hash_fnv1a(buf, (size_t)n, *fp);
 	}
-	*fp = hash_fnv1a(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), 3, *fp);
+	name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	*fp = hash_fnv1a(name, strlen(name), *fp);
 	*fp = hash_fnv1a(";", 1, *fp);
 	return 0;
 }
