@@ -658,6 +658,13 @@ static int decode_doc(struct kpc_load *l, int f, const struct doc *d, const char
 			v->d = d->f;
 		else
 			return type_error(l, path, d, "a number");
+		/* JSON has no infinity: a number too large for a double (1e999)
+		 * would come back from --write-config-to and /configz as "inf",
+		 * which nothing reads. kube-proxy refuses it too (float32). */
+		if (!isfinite(v->d))
+			return failf(l->err, l->err_size,
+				     "%s: %s: the number is out of range (larger than a double holds)",
+				     l->origin, path);
 		return 0;
 	case KT_DUR_OR_INT:
 		if (d->type == DOC_INT) {

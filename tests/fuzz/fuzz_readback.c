@@ -22,6 +22,7 @@
 #include "nft/state.h"
 #include "tests/fuzz/fuzz.h"
 
+#include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -139,6 +140,41 @@ static bool exprs_named(const struct nlattr *list)
 	return true;
 }
 
+/* And an element's data: one that holds neither a value nor a verdict
+ * (here, a verdict longer than the data around it) is flagged with a data
+ * type that was not parsed, the chain of the element before it in the
+ * case found, and nftnl_set_elem_get(NFTNL_SET_ELEM_CHAIN) then strlen()s
+ * NULL; so does a jump or goto verdict without a chain name. The kernel
+ * sends neither. */
+static bool elem_data_ok(const struct nlattr *data)
+{
+	const struct nlattr *v, *a;
+	bool any = false;
+
+	mnl_attr_for_each_nested(v, data) {
+		bool jump = false, chain = false;
+
+		if (mnl_attr_get_type(v) == NFTA_DATA_VALUE)
+			any = true;
+		if (mnl_attr_get_type(v) != NFTA_DATA_VERDICT)
+			continue;
+		any = true;
+		mnl_attr_for_each_nested(a, v) {
+			if (mnl_attr_get_type(a) == NFTA_VERDICT_CHAIN)
+				chain = true;
+			else if (mnl_attr_get_type(a) == NFTA_VERDICT_CODE &&
+				 mnl_attr_validate(a, MNL_TYPE_U32) == 0) {
+				int32_t code = (int32_t)ntohl(mnl_attr_get_u32(a));
+
+				jump = code == NFT_JUMP || code == NFT_GOTO;
+			}
+		}
+		if (jump && !chain)
+			return false;
+	}
+	return any;
+}
+
 static bool elems_named(const struct nlattr *elems)
 {
 	const struct nlattr *e, *a;
@@ -148,6 +184,8 @@ static bool elems_named(const struct nlattr *elems)
 			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_EXPR && !expr_named(a))
 				return false;
 			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_EXPRESSIONS && !exprs_named(a))
+				return false;
+			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_DATA && !elem_data_ok(a))
 				return false;
 		}
 	return true;

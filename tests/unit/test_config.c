@@ -331,6 +331,10 @@ static void test_file_errors(void)
 	expect_text_error("nftables:\n  masqueradeBit: 32\n",
 			  "nftables.masqueradeBit: 32 is out of range [0, 31]");
 	expect_text_error("oomScoreAdj: 1001\n", "oomScoreAdj: 1001 is out of range");
+	/* infinity, which JSON cannot write back (found by fuzz_kpc) */
+	expect_text_error("clientConnection:\n  qps: 1e999\n",
+			  "clientConnection.qps: the number is out of range");
+	expect_text_error("clientConnection:\n  qps: .inf\n", "clientConnection.qps");
 	expect_text_error("logging:\n  format: xml\n", "logging.format");
 	expect_text_error("portRange: 20-10\n", "portRange");
 	expect_text_error("showHiddenMetricsForVersion: latest\n", "showHiddenMetricsForVersion");
