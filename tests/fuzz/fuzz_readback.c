@@ -176,12 +176,19 @@ static bool elem_data_ok(const struct nlattr *data)
 	return any;
 }
 
+/* libnftnl 1.2's element callback (nftnl_set_elem_parse_attr_cb) checks an
+ * attribute's type against NFTA_SET_MAX, not NFTA_SET_ELEM_MAX, and stores
+ * it in a table of NFTA_SET_ELEM_MAX + 1 on the stack: an element
+ * attribute numbered above NFTA_SET_ELEM_MAX writes past it, over saved
+ * registers (found as a wild pointer in elem_cb after the call). */
 static bool elems_named(const struct nlattr *elems)
 {
 	const struct nlattr *e, *a;
 
 	mnl_attr_for_each_nested(e, elems)
 		mnl_attr_for_each_nested(a, e) {
+			if (mnl_attr_get_type(a) > NFTA_SET_ELEM_MAX)
+				return false;
 			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_EXPR && !expr_named(a))
 				return false;
 			if (mnl_attr_get_type(a) == NFTA_SET_ELEM_EXPRESSIONS && !exprs_named(a))
