@@ -44,6 +44,12 @@ void fuzz_check_slice(const struct model_slice *s);
 int fuzz_node_upsert(void *model, const struct doc *obj, char *err, size_t err_size);
 int fuzz_node_remove(void *model, const char *ns, const char *name);
 
+struct krefl;
+struct uv_loop_s;
+/* The end of a reflector harness (fuzz_list, fuzz_watch): closes r, runs
+ * loop until the close is done and checks that nothing is left on it. */
+void fuzz_reflector_close(struct krefl *r, struct uv_loop_s *loop);
+
 #define FUZZ_HASH_INIT 0xcbf29ce484222325ULL
 
 #endif

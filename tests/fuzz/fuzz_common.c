@@ -1,5 +1,6 @@
 #include "tests/fuzz/fuzz.h"
 #include "lib/kube/decode.h"
+#include "lib/kube/reflector.h"
 #include "lib/model/store.h"
 #include "lib/util/utf8.h"
 
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 static int fuzz_fd = 2;
 
@@ -270,4 +273,11 @@ int fuzz_node_remove(void *model, const char *ns, const char *name)
 	FUZZ_CHECK(!*ns, "node %s with namespace \"%s\"", name, ns);
 	model_node_set(model, NULL);
 	return 0;
+}
+
+void fuzz_reflector_close(struct krefl *r, struct uv_loop_s *loop)
+{
+	krefl_close(r, NULL, NULL);
+	uv_run(loop, UV_RUN_DEFAULT);
+	FUZZ_CHECK(uv_loop_close(loop) == 0, "uv_loop_close");
 }

@@ -226,9 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   model_service_count(M), model_slice_count(M), krefl_count(r));
 	FUZZ_CHECK(n_synced == 1, "synced %zu times", n_synced);
 
-	krefl_close(r, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	FUZZ_CHECK(uv_loop_close(&loop) == 0, "uv_loop_close");
+	fuzz_reflector_close(r, &loop);
 	model_free(M);
 	M = NULL;
 	return 0;

@@ -91,9 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "after an empty relist: model %zu, store %zu", model_service_count(M),
 		   krefl_count(r));
 
-	krefl_close(r, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	FUZZ_CHECK(uv_loop_close(&loop) == 0, "uv_loop_close");
+	fuzz_reflector_close(r, &loop);
 	model_free(M);
 	M = NULL;
 	return 0;
